@@ -1,0 +1,269 @@
+/*
+ * plugboard.h - the module ABI. The only header a Plugboard module includes.
+ *
+ * A module is a shared object (modules/<name>.so) that exports one symbol,
+ * PB_MODULE_SYMBOL ("pb_module_descriptor"), a `const pb_module` describing
+ * it. The host loads it with dlopen(RTLD_NOW | RTLD_LOCAL), checks
+ * abi_version, and calls init() with a table of host functions (pb_host).
+ * Modules never link against host symbols: everything they need from the
+ * host comes through that table, so the host can change inside without
+ * relinking a module, and a module built for another ABI is refused with a
+ * clear message instead of crashing.
+ *
+ * Compatibility rule: within one PB_ABI_VERSION the host only appends
+ * members to pb_host and to the descriptor structs; a change to anything
+ * that exists bumps PB_ABI_VERSION.
+ *
+ * See docs/modules.md for a walk-through of writing a module.
+ */
+#ifndef PLUGBOARD_H
+#define PLUGBOARD_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define PB_ABI_VERSION   1
+#define PB_MODULE_SYMBOL "pb_module_descriptor"
+
+/* Exports the descriptor: `PB_MODULE = { .abi_version = PB_ABI_VERSION, ... };` */
+#define PB_MODULE __attribute__((visibility("default"))) const pb_module pb_module_descriptor
+
+/* One request in flight. Opaque to modules; valid only during the call. */
+typedef struct pb_req pb_req;
+
+/* ------------------------------------------------------------------------
+ * Return values of host functions and accessors.
+ * ------------------------------------------------------------------------ */
+enum {
+    PB_OK = 0,
+    PB_ABSENT = 1,   /* optional input not given */
+    PB_INVALID = -1, /* input present but invalid; an error was recorded */
+    PB_ERROR = -2,   /* a service failed (database, Redis, out of memory) */
+};
+
+/* ------------------------------------------------------------------------
+ * Routes.
+ * ------------------------------------------------------------------------ */
+enum pb_method {
+    PB_GET = 1 << 0, /* also answers HEAD */
+    PB_POST = 1 << 1,
+    PB_PUT = 1 << 2,
+    PB_PATCH = 1 << 3,
+    PB_DELETE = 1 << 4,
+};
+
+enum pb_route_flags {
+    /* Reachable without a permission. A route that names no permission and
+     * is not PB_PUBLIC is refused at load: deny is the default. */
+    PB_PUBLIC = 1 << 0,
+    /* Answers JSON only, never an HTML page (no template needed). */
+    PB_JSON_ONLY = 1 << 1,
+    /* Not mirrored under /api/v1. */
+    PB_NO_API = 1 << 2,
+};
+
+/* A handler fills the request's view model (host->model) and returns the
+ * HTTP status: 200, 201, 303 after host->redirect, 400 after an input error,
+ * 404... A status >= 400 without a body of its own gets the standard error
+ * page (HTML) or error object (JSON). Returning PB_ERROR answers 500 and
+ * rolls back. */
+typedef int (*pb_handler)(pb_req *req);
+
+typedef struct pb_route {
+    unsigned methods;       /* pb_method bits */
+    const char *pattern;    /* "/crm/leads/:id": literal segments and :params */
+    pb_handler handler;
+    const char *permission; /* "resource:action", or NULL with PB_PUBLIC */
+    unsigned flags;         /* pb_route_flags */
+    const char *template;   /* "crm/lead" renders templates/crm/lead.mustache */
+} pb_route;
+
+/* ------------------------------------------------------------------------
+ * Extension points filled by later features. Arrays are terminated by an
+ * entry whose first member is NULL.
+ * ------------------------------------------------------------------------ */
+typedef struct pb_nav {
+    const char *label;
+    const char *href;
+    const char *permission;
+    int order;
+} pb_nav;
+
+typedef struct pb_widget {
+    const char *id;
+    const char *title;
+    pb_handler fill; /* fills the model like a handler */
+    const char *template;
+    const char *permission;
+} pb_widget;
+
+typedef struct pb_search_provider {
+    const char *name;
+    pb_handler search; /* reads input "q", fills model "results" */
+    const char *permission;
+} pb_search_provider;
+
+typedef struct pb_job {
+    const char *name;
+    const char *cron; /* NULL for jobs that are only enqueued */
+    pb_handler run;
+} pb_job;
+
+typedef struct pb_permission {
+    const char *name; /* "crm:read" */
+    const char *description;
+} pb_permission;
+
+typedef struct pb_host pb_host;
+
+/* ------------------------------------------------------------------------
+ * The descriptor a module exports.
+ * ------------------------------------------------------------------------ */
+typedef struct pb_module {
+    uint32_t abi_version; /* PB_ABI_VERSION the module was built for */
+    const char *name;     /* [a-z][a-z0-9_]*, matches modules/<name>.so */
+    const char *version;
+    const char *const *depends; /* NULL-terminated module names, or NULL */
+    const pb_route *routes;     /* terminated by an entry with pattern NULL */
+    const pb_nav *nav;
+    const pb_widget *widgets;
+    const pb_search_provider *search;
+    const pb_job *jobs;
+    const pb_permission *permissions;
+    /* Called once per worker after load. Returns 0, or -1 after writing the
+     * reason into err; the module is then not loaded. May be NULL. */
+    int (*init)(const pb_host *host, char *err, size_t errlen);
+    /* Called before the worker exits. May be NULL. */
+    void (*fini)(void);
+} pb_module;
+
+/* A calendar date as validated input. */
+typedef struct pb_date {
+    int year, month, day;
+} pb_date;
+
+enum pb_log_level { PB_LOG_ERROR, PB_LOG_WARN, PB_LOG_INFO, PB_LOG_DEBUG };
+
+enum pb_input_flags {
+    PB_REQUIRED = 1 << 0,
+};
+
+/* Options of a Set-Cookie; zeroed means a session cookie on path "/" that is
+ * HttpOnly, SameSite=Lax, and Secure when the request came over TLS. */
+typedef struct pb_cookie_opts {
+    long max_age;      /* seconds; 0 = session cookie; < 0 deletes */
+    const char *path;  /* default "/" */
+    bool script_readable; /* omit HttpOnly */
+} pb_cookie_opts;
+
+/* ------------------------------------------------------------------------
+ * Host functions. A module receives a pointer to this table in init() and
+ * keeps it. Every function taking a pb_req may only be called during that
+ * request. Strings returned stay valid until the request ends unless said
+ * otherwise.
+ * ------------------------------------------------------------------------ */
+struct pb_host {
+    uint32_t abi_version; /* PB_ABI_VERSION of the host */
+    size_t size;          /* sizeof(pb_host) of the host, for appended members */
+
+    /* --- Logging ------------------------------------------------------- */
+
+    /* Writes one structured log line, tagged with the module and, when req
+     * is not NULL, the request's route. */
+    void (*log)(pb_req *req, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+    /* --- The request --------------------------------------------------- */
+
+    /* Returns "GET", "POST", ... ("GET" for a HEAD request). */
+    const char *(*method)(pb_req *req);
+    /* Returns the path without the query string, percent-decoding not applied. */
+    const char *(*path)(pb_req *req);
+    /* Returns a request header by name (case-insensitive, "User-Agent"),
+     * or NULL. */
+    const char *(*header)(pb_req *req, const char *name);
+    /* Returns the raw value of a route :param, query field, form field or
+     * cookie, or NULL. Prefer the typed accessors below for anything used. */
+    const char *(*param)(pb_req *req, const char *name);
+    const char *(*query)(pb_req *req, const char *name);
+    const char *(*form)(pb_req *req, const char *name);
+    const char *(*cookie)(pb_req *req, const char *name);
+    /* Returns the parsed JSON body (borrowed), or NULL when there is none. */
+    json_t *(*json_body)(pb_req *req);
+    /* Returns an uploaded file's stored path, its client-given name and
+     * size, or PB_ABSENT. The file is removed when the request ends. */
+    int (*upload)(pb_req *req, const char *name, const char **path, const char **filename,
+                  size_t *size);
+
+    /* --- Typed input ----------------------------------------------------
+     * Each looks the name up in route params, then the body, then the query.
+     * Returns PB_OK with *out set; PB_ABSENT when missing and not
+     * PB_REQUIRED (*out untouched); PB_INVALID after recording a per-field
+     * message (see input_errors). */
+    int (*input_str)(pb_req *req, const char *name, unsigned flags, size_t minlen,
+                     size_t maxlen, const char **out);
+    int (*input_int)(pb_req *req, const char *name, unsigned flags, long long min,
+                     long long max, long long *out);
+    int (*input_bool)(pb_req *req, const char *name, unsigned flags, bool *out);
+    int (*input_uuid)(pb_req *req, const char *name, unsigned flags, const char **out);
+    int (*input_email)(pb_req *req, const char *name, unsigned flags, const char **out);
+    int (*input_date)(pb_req *req, const char *name, unsigned flags, pb_date *out);
+    /* Returns the field-name -> message object of recorded errors
+     * (borrowed), or NULL when there are none. */
+    json_t *(*input_errors)(pb_req *req);
+
+    /* --- The response ---------------------------------------------------- */
+
+    /* Returns the view model: a JSON object owned by the request that the
+     * handler fills. It is rendered through the route's template or sent
+     * as JSON. */
+    json_t *(*model)(pb_req *req);
+    /* Renders a different template than the route's. */
+    void (*set_template)(pb_req *req, const char *name);
+    /* Adds a response header. Names and values containing CR or LF are
+     * refused (returns PB_INVALID). */
+    int (*set_header)(pb_req *req, const char *name, const char *value);
+    /* Adds a Set-Cookie. Returns PB_OK or PB_INVALID for a bad name/value. */
+    int (*set_cookie)(pb_req *req, const char *name, const char *value,
+                      const pb_cookie_opts *opts);
+    /* Arranges a redirect to a local path ("/x", never "//host") and
+     * returns the status to return from the handler (303 by default, or
+     * the given 301/302/303/307/308); PB_INVALID for an off-site target. */
+    int (*redirect)(pb_req *req, int status, const char *location);
+    /* Sends body as-is with the given content type, bypassing templates.
+     * The body is copied. Returns PB_OK or PB_ERROR. */
+    int (*send)(pb_req *req, const char *content_type, const char *body, size_t len);
+
+    /* --- Services -------------------------------------------------------- */
+
+    /* Runs one parameterised statement ($1..$n, all parameters as text or
+     * NULL for SQL NULL) and, when rows is not NULL, sets *rows to a new
+     * JSON array of row objects (ints, floats, bools, json/jsonb as JSON;
+     * everything else as strings) that the caller owns. Statements are
+     * prepared once per connection and reused. Returns the number of rows
+     * (or rows affected), or PB_ERROR after logging the database's message. */
+    int (*db_query)(pb_req *req, const char *sql, int nparams, const char *const *params,
+                    json_t **rows);
+    /* Returns PB_OK when PostgreSQL answers, else PB_ERROR with a reason
+     * written to err. */
+    int (*db_ping)(pb_req *req, char *err, size_t errlen);
+    /* Returns PB_OK when Redis answers PING, else PB_ERROR with a reason. */
+    int (*redis_ping)(pb_req *req, char *err, size_t errlen);
+
+    /* --- The operator's view -------------------------------------------- */
+
+    /* Returns a new JSON object describing the process group: workers with
+     * their state, per-route counters and latency histograms, uptime.
+     * Caller owns it. */
+    json_t *(*status)(pb_req *req);
+    /* Appends the Prometheus text exposition of the same figures to the
+     * response body as text/plain; version=0.0.4. Returns PB_OK or PB_ERROR. */
+    int (*send_metrics)(pb_req *req);
+    /* Returns a new JSON array of the loaded modules: name, version and
+     * routes (method, pattern, permission or "public"). Caller owns it. */
+    json_t *(*modules)(pb_req *req);
+};
+
+#endif

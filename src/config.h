@@ -1,0 +1,70 @@
+/*
+ * config.h - the INI configuration (plugboard.ini documents every option).
+ */
+#ifndef PB_CONFIG_H
+#define PB_CONFIG_H
+
+#include <stdio.h>
+
+#include "params.h"
+
+typedef struct pb_config {
+    char *file; /* the file loaded, or NULL for built-in defaults */
+
+    char *socket;
+    unsigned socket_mode;
+    char *socket_group;
+    char *control_socket;
+    char *pidfile;
+    long workers;
+    long max_requests;
+    long request_timeout;
+    long drain_timeout;
+    char *tmp_dir;
+
+    char *module_path;     /* space-separated folders */
+    char *modules_enabled; /* "*" or space-separated names */
+    char *template_path;   /* space-separated folders */
+
+    pb_limits limits;
+
+    char *conninfo;
+    char *owner_conninfo;
+    char *migrations; /* space-separated folders */
+    char *app_role;   /* the role workers connect as; granted to by migrations */
+    long statement_timeout;
+
+    char *redis_socket;
+    char *redis_host;
+    long redis_port;
+    long redis_timeout;
+
+    int log_level;
+    int log_format;
+} pb_config;
+
+/* Fills c with the documented defaults (paths relative to the working
+ * directory). Returns 0, or -1 when out of memory. */
+int pb_config_defaults(pb_config *c);
+
+/* Loads path over the defaults; relative paths in it resolve against the
+ * file's folder. Returns 0, or -1 with a message naming the file, line and
+ * option written to err. */
+int pb_config_load(pb_config *c, const char *path, char *err, size_t errlen);
+
+/* Checks values that are each well-formed but do not fit together.
+ * Returns 0, or -1 with err filled. */
+int pb_config_validate(const pb_config *c, char *err, size_t errlen);
+
+/* Prints the effective configuration as INI. */
+void pb_config_print(const pb_config *c, FILE *f);
+
+/* Releases every string; c is zeroed. */
+void pb_config_free(pb_config *c);
+
+/* Splits a space-separated list in place-safe fashion: calls fn for each
+ * word with its length. Stops and returns fn's value when it is non-zero. */
+int pb_config_each_word(const char *list, int (*fn)(const char *w, size_t n, void *ctx),
+                        void *ctx);
+
+#endif

@@ -1,0 +1,305 @@
+/*
+ * hostapi.c - the host functions modules call (struct pb_host).
+ *
+ * Each function is a thin, checked doorway from a module into the request
+ * or a worker service; contracts are documented in include/plugboard.h.
+ */
+#include "hostapi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "request.h"
+
+/* --- Logging ------------------------------------------------------------ */
+
+static void h_log(pb_req *req, int level, const char *fmt, ...)
+{
+    const char *fields[] = {"module", req ? req->module : NULL, "route",
+                            req && req->route ? req->route->pattern : NULL, NULL};
+    va_list ap;
+    va_start(ap, fmt);
+    pb_logv(level, req ? fields : NULL, fmt, ap);
+    va_end(ap);
+}
+
+/* --- The request ---------------------------------------------------------- */
+
+static const char *h_method(pb_req *req)
+{
+    return req->head ? "GET" : req->method;
+}
+
+static const char *h_path(pb_req *req)
+{
+    return req->path;
+}
+
+static const char *h_header(pb_req *req, const char *name)
+{
+    return pb_request_header(req, name);
+}
+
+static const char *field_value(const pb_params *p, const char *name)
+{
+    const pb_field *f = pb_params_get(p, name);
+    return f && f->path == NULL ? f->value : NULL;
+}
+
+static const char *h_param(pb_req *req, const char *name)
+{
+    return field_value(&req->in.route, name);
+}
+
+static const char *h_query(pb_req *req, const char *name)
+{
+    return field_value(&req->in.query, name);
+}
+
+static const char *h_form(pb_req *req, const char *name)
+{
+    return field_value(&req->in.form, name);
+}
+
+static const char *h_cookie(pb_req *req, const char *name)
+{
+    return field_value(&req->in.cookies, name);
+}
+
+static json_t *h_json_body(pb_req *req)
+{
+    return req->in.json;
+}
+
+static int h_upload(pb_req *req, const char *name, const char **path, const char **filename,
+                    size_t *size)
+{
+    const pb_field *f = pb_params_get(&req->in.form, name);
+    if (f == NULL || f->path == NULL)
+        return PB_ABSENT;
+    *path = f->path;
+    *filename = f->filename ? f->filename : "";
+    *size = f->size;
+    return PB_OK;
+}
+
+/* --- Typed input ------------------------------------------------------------ */
+
+static int h_input_str(pb_req *req, const char *name, unsigned flags, size_t minlen, size_t maxlen,
+                       const char **out)
+{
+    return pb_input_str(&req->in, name, flags, minlen, maxlen, out);
+}
+
+static int h_input_int(pb_req *req, const char *name, unsigned flags, long long min, long long max,
+                       long long *out)
+{
+    return pb_input_int(&req->in, name, flags, min, max, out);
+}
+
+static int h_input_bool(pb_req *req, const char *name, unsigned flags, bool *out)
+{
+    return pb_input_bool(&req->in, name, flags, out);
+}
+
+static int h_input_uuid(pb_req *req, const char *name, unsigned flags, const char **out)
+{
+    return pb_input_uuid(&req->in, name, flags, out);
+}
+
+static int h_input_email(pb_req *req, const char *name, unsigned flags, const char **out)
+{
+    return pb_input_email(&req->in, name, flags, out);
+}
+
+static int h_input_date(pb_req *req, const char *name, unsigned flags, pb_date *out)
+{
+    return pb_input_date(&req->in, name, flags, out);
+}
+
+static json_t *h_input_errors(pb_req *req)
+{
+    return req->in.errors;
+}
+
+/* --- The response ----------------------------------------------------------- */
+
+static json_t *h_model(pb_req *req)
+{
+    return req->model;
+}
+
+static void h_set_template(pb_req *req, const char *name)
+{
+    req->template = name;
+}
+
+/* RFC 9110 §5.5: field values must not carry CR, LF or NUL; names are tokens. */
+static bool header_safe(const char *s, bool is_name)
+{
+    if (s == NULL || (is_name && *s == '\0'))
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\r' || c == '\n' || (is_name && (c <= ' ' || c == ':' || c >= 0x7f)))
+            return false;
+    }
+    return true;
+}
+
+static int h_set_header(pb_req *req, const char *name, const char *value)
+{
+    if (!header_safe(name, true) || !header_safe(value, false))
+        return PB_INVALID;
+    return pb_buf_printf(&req->headers, "%s: %s\r\n", name, value) < 0 ? PB_ERROR : PB_OK;
+}
+
+/* RFC 6265 §4.1.1: cookie-octets exclude controls, space, '"', ',', ';' and '\'. */
+static bool cookie_octets_ok(const char *s, bool is_name)
+{
+    if (s == NULL || (is_name && *s == '\0'))
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= ' ' || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' ||
+            (is_name && strchr("()<>@:/[]?={}", c)))
+            return false;
+    }
+    return true;
+}
+
+static int h_set_cookie(pb_req *req, const char *name, const char *value,
+                        const pb_cookie_opts *opts)
+{
+    static const pb_cookie_opts defaults = {0};
+    if (opts == NULL)
+        opts = &defaults;
+    if (!cookie_octets_ok(name, true) || !cookie_octets_ok(value, false) ||
+        (opts->path && !header_safe(opts->path, false)))
+        return PB_INVALID;
+    pb_buf *h = &req->headers;
+    pb_buf_printf(h, "Set-Cookie: %s=%s; Path=%s", name, opts->max_age < 0 ? "" : value,
+                  opts->path ? opts->path : "/");
+    if (opts->max_age != 0)
+        pb_buf_printf(h, "; Max-Age=%ld", opts->max_age < 0 ? 0L : opts->max_age);
+    if (!opts->script_readable)
+        pb_buf_puts(h, "; HttpOnly");
+    if (req->https)
+        pb_buf_puts(h, "; Secure");
+    return pb_buf_puts(h, "; SameSite=Lax\r\n") < 0 ? PB_ERROR : PB_OK;
+}
+
+static int h_redirect(pb_req *req, int status, const char *location)
+{
+    /* Only local targets: "/x" but never "//host" or "/\host", which
+     * browsers treat as another site. */
+    if (location == NULL || location[0] != '/' || location[1] == '/' || location[1] == '\\' ||
+        !header_safe(location, false))
+        return PB_INVALID;
+    if (status != 301 && status != 302 && status != 307 && status != 308)
+        status = 303;
+    if (pb_buf_printf(&req->headers, "Location: %s\r\n", location) < 0)
+        return PB_ERROR;
+    return status;
+}
+
+static int h_send(pb_req *req, const char *content_type, const char *body, size_t len)
+{
+    if (!header_safe(content_type, false))
+        return PB_INVALID;
+    free(req->content_type);
+    req->content_type = strdup(content_type);
+    pb_buf_reset(&req->body);
+    if (req->content_type == NULL || pb_buf_append(&req->body, body, len) < 0)
+        return PB_ERROR;
+    req->raw = true;
+    return PB_OK;
+}
+
+/* --- Services ----------------------------------------------------------------- */
+
+static int h_db_query(pb_req *req, const char *sql, int nparams, const char *const *params,
+                      json_t **rows)
+{
+    char err[512];
+    int n = pb_db_query(&req->w->db, sql, nparams, params, rows, err, sizeof err);
+    if (n < 0) {
+        h_log(req, PB_LOG_ERROR, "query failed: %s", err);
+        return PB_ERROR;
+    }
+    return n;
+}
+
+static int h_db_ping(pb_req *req, char *err, size_t errlen)
+{
+    return pb_db_ping(&req->w->db, err, errlen) < 0 ? PB_ERROR : PB_OK;
+}
+
+static int h_redis_ping(pb_req *req, char *err, size_t errlen)
+{
+    return pb_kv_ping(&req->w->kv, err, errlen) < 0 ? PB_ERROR : PB_OK;
+}
+
+/* --- The operator's view ---------------------------------------------------- */
+
+static json_t *h_status(pb_req *req)
+{
+    return pb_metrics_status(req->w->sb, req->w->cfg);
+}
+
+static int h_send_metrics(pb_req *req)
+{
+    pb_buf b = PB_BUF_INIT;
+    int rc = pb_metrics_prometheus(req->w->sb, &b);
+    if (rc == 0)
+        rc = h_send(req, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "", b.len);
+    pb_buf_free(&b);
+    return rc < 0 ? PB_ERROR : PB_OK;
+}
+
+static json_t *h_modules(pb_req *req)
+{
+    return pb_metrics_modules(&req->w->modules);
+}
+
+static const pb_host host_table = {
+    .abi_version = PB_ABI_VERSION,
+    .size = sizeof(pb_host),
+    .log = h_log,
+    .method = h_method,
+    .path = h_path,
+    .header = h_header,
+    .param = h_param,
+    .query = h_query,
+    .form = h_form,
+    .cookie = h_cookie,
+    .json_body = h_json_body,
+    .upload = h_upload,
+    .input_str = h_input_str,
+    .input_int = h_input_int,
+    .input_bool = h_input_bool,
+    .input_uuid = h_input_uuid,
+    .input_email = h_input_email,
+    .input_date = h_input_date,
+    .input_errors = h_input_errors,
+    .model = h_model,
+    .set_template = h_set_template,
+    .set_header = h_set_header,
+    .set_cookie = h_set_cookie,
+    .redirect = h_redirect,
+    .send = h_send,
+    .db_query = h_db_query,
+    .db_ping = h_db_ping,
+    .redis_ping = h_redis_ping,
+    .status = h_status,
+    .send_metrics = h_send_metrics,
+    .modules = h_modules,
+};
+
+const pb_host *pb_hostapi(void)
+{
+    return &host_table;
+}

@@ -1,0 +1,121 @@
+/*
+ * render.c - view model to HTML or JSON.
+ */
+#include "render.h"
+
+#include <string.h>
+
+#include "log.h"
+#include "response.h"
+
+static int dump_to_buf(const char *p, size_t n, void *data)
+{
+    return pb_buf_append(data, p, n);
+}
+
+static void send_json(pb_req *req, int status, json_t *v)
+{
+    pb_buf *b = &req->body;
+    pb_buf_reset(b);
+    if (json_dump_callback(v, dump_to_buf, b, JSON_COMPACT) < 0) {
+        pb_response_write(req, 500, "text/plain; charset=utf-8", "out of memory\n", 14);
+        return;
+    }
+    pb_buf_putc(b, '\n');
+    pb_response_write(req, status, "application/json", b->data, b->len);
+}
+
+/* The "site" object every page sees: name, navigation with the current
+ * entry marked, and the path. */
+static json_t *site_globals(pb_req *req)
+{
+    json_t *nav = json_array();
+    size_t i;
+    json_t *item;
+    json_array_foreach(req->w->nav, i, item)
+    {
+        const char *href = json_string_value(json_object_get(item, "href"));
+        size_t n = href ? strlen(href) : 0;
+        bool current = href && (strcmp(href, req->path) == 0 ||
+                                (n > 1 && strncmp(href, req->path, n) == 0 && req->path[n] == '/'));
+        json_t *copy = json_copy(item);
+        json_object_set_new(copy, "current", json_boolean(current));
+        json_array_append_new(nav, copy);
+    }
+    return json_pack("{s:s, s:o, s:s}", "name", "Plugboard", "nav", nav, "path", req->path);
+}
+
+static void send_html(pb_req *req, int status, const char *template)
+{
+    json_object_set_new(req->model, "site", site_globals(req));
+    pb_buf *b = &req->body;
+    pb_buf_reset(b);
+    pb_tpl_error err = {0};
+    if (pb_tpl_render(req->w->tpl, template, req->model, b, &err) < 0) {
+        pb_log(PB_LOG_ERROR, "rendering %s failed: %s:%d: %s", template, err.file, err.line,
+               err.msg);
+        static const char msg[] = "The page could not be rendered; the error has been logged.\n";
+        pb_response_write(req, 500, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+        return;
+    }
+    pb_response_write(req, status, "text/html; charset=utf-8", b->data, b->len);
+}
+
+void pb_render_error(pb_req *req, int status, const char *message)
+{
+    json_t *errors = req->in.errors;
+    json_decref(req->model);
+    req->model = json_pack("{s:{s:i, s:s, s:s}}", "error", "status", status, "title",
+                           pb_status_reason(status), "message", message);
+    if (errors)
+        json_object_set(req->model, "errors", errors);
+    if (req->want_json || (req->route && (req->route->flags & PB_JSON_ONLY)))
+        send_json(req, status, req->model);
+    else
+        send_html(req, status, "error");
+}
+
+static const char *default_message(int status)
+{
+    switch (status) {
+    case 400: return "The request could not be understood. Check the form and try again.";
+    case 403: return "You do not have permission to do this.";
+    case 404: return "There is nothing at this address. Check the link, or go back to the start page.";
+    case 409: return "This conflicts with a change made meanwhile. Reload and try again.";
+    case 413: return "What you sent is too large.";
+    case 422: return "Some fields need attention.";
+    case 429: return "Too many requests. Wait a moment and try again.";
+    case 503: return "This service is unavailable for a moment. Try again shortly.";
+    default: return status >= 500 ? "Something went wrong on our side; it has been logged."
+                                  : "The request could not be completed.";
+    }
+}
+
+void pb_render_respond(pb_req *req, int status)
+{
+    if (req->raw) {
+        pb_response_write(req, status, req->content_type, req->body.data, req->body.len);
+        return;
+    }
+    if (status >= 300 && status < 400) {
+        pb_response_write(req, status, NULL, "", 0);
+        return;
+    }
+    bool json_only = req->route && (req->route->flags & PB_JSON_ONLY);
+    if (status >= 400) {
+        /* A form with field errors is shown again with the errors beside
+         * the fields; every other error gets the error page. */
+        if (req->in.errors && !req->want_json && !json_only && req->template) {
+            json_object_set(req->model, "errors", req->in.errors);
+            send_html(req, status, req->template);
+            return;
+        }
+        const char *msg = json_string_value(json_object_get(req->model, "message"));
+        pb_render_error(req, status, msg ? msg : default_message(status));
+        return;
+    }
+    if (req->want_json || json_only || req->template == NULL)
+        send_json(req, status, req->model);
+    else
+        send_html(req, status, req->template);
+}

@@ -1,0 +1,312 @@
+/*
+ * worker.c - a worker process: accept, serve one request, repeat.
+ *
+ * Single-threaded, one request at a time. The listening socket is shared by
+ * every worker and is non-blocking: a worker waits in ppoll() (with SIGTERM
+ * and SIGQUIT unblocked only there, so a signal can never be lost between
+ * the check and the wait), then accepts; losing the race to another worker
+ * just means waiting again.
+ *
+ * SIGTERM (shutdown): keep accepting until the backlog is empty, then exit;
+ * the master has already unlinked the socket, so no new connection comes.
+ * SIGQUIT (replacement by a new generation): finish the current request
+ * and exit without accepting more.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "hostapi.h"
+#include "log.h"
+#include "render.h"
+#include "request.h"
+#include "response.h"
+
+static volatile sig_atomic_t got_term, got_quit;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    got_term = 1;
+}
+
+static void on_quit(int sig)
+{
+    (void)sig;
+    got_quit = 1;
+}
+
+/* ---------------------------------------------------------------------
+ * Start-up
+ * --------------------------------------------------------------------- */
+
+static void load_report(void *ctx, const char *path, int event, const char *reason)
+{
+    (void)ctx;
+    if (event == PB_LOAD_REFUSED) /* the probe accepted it: this is news */
+        pb_log(PB_LOG_ERROR, "module %s failed to load in a worker: %s", path, reason);
+}
+
+static int by_order(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    return (int)(json_integer_value(json_object_get(x, "order")) -
+                 json_integer_value(json_object_get(y, "order")));
+}
+
+/* Collects every module's navigation entries, sorted by their order. */
+static json_t *collect_nav(const pb_modset *ms)
+{
+    json_t *items[256];
+    size_t n = 0;
+    for (size_t i = 0; i < ms->n; i++)
+        for (const pb_nav *nv = ms->v[i].desc->nav; nv && nv->label && n < 256; nv++)
+            items[n++] = json_pack("{s:s, s:s, s:i}", "label", nv->label, "href", nv->href,
+                                   "order", nv->order);
+    qsort(items, n, sizeof *items, by_order);
+    json_t *nav = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(nav, items[i]);
+    return nav;
+}
+
+static void worker_init(pb_worker *w, const pb_pathlist *plan)
+{
+    char err[512];
+    w->tpl = pb_templates_load(w->cfg, err, sizeof err);
+    if (w->tpl == NULL) {
+        pb_log(PB_LOG_ERROR, "templates: %s", err);
+        exit(1);
+    }
+    pb_module_load_all(&w->modules, plan, pb_hostapi(), w->tpl, load_report, NULL);
+    w->nav = collect_nav(&w->modules);
+    pb_db_init(&w->db, w->cfg->conninfo, w->cfg->statement_timeout);
+    pb_kv_init(&w->kv, w->cfg->redis_socket, w->cfg->redis_host, (int)w->cfg->redis_port,
+               (int)w->cfg->redis_timeout);
+    w->unrouted = pb_sb_route_slot(w->sb, "(no route)", "-");
+}
+
+/* ---------------------------------------------------------------------
+ * Serving one request
+ * --------------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes a path segment (RFC 3986 §2.1) into the route params.
+ * Returns 0, or -1 for a malformed escape or an encoded NUL. */
+static int add_route_param(pb_params *p, const char *name, const char *s, size_t n)
+{
+    char buf[1024];
+    size_t o = 0;
+    for (size_t i = 0; i < n && o < sizeof buf; i++) {
+        if (s[i] != '%') {
+            buf[o++] = s[i];
+            continue;
+        }
+        if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+            return -1;
+        char c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        if (c == '\0')
+            return -1;
+        buf[o++] = c;
+        i += 2;
+    }
+    if (o == sizeof buf)
+        return -1;
+    return pb_params_add(p, name, strlen(name), buf, o);
+}
+
+/* Marks the worker busy on the scoreboard so the master can name the
+ * route if the request crashes or hangs. */
+static void mark_busy(pb_worker *w, const char *route, const char *module)
+{
+    snprintf(w->slot->route, sizeof w->slot->route, "%s", route);
+    snprintf(w->slot->module, sizeof w->slot->module, "%s", module);
+}
+
+static int run_handler(pb_req *req)
+{
+    const pb_match *m = &req->match;
+    for (int i = 0; i < m->nparams; i++)
+        if (add_route_param(&req->in.route, m->params[i].name, m->params[i].value,
+                            m->params[i].len) < 0)
+            return 400;
+    req->route = m->entry->def;
+    req->module = m->entry->module;
+    req->template = req->route->template;
+    int status = req->route->handler(req);
+    if (status < 0) {
+        pb_log(PB_LOG_ERROR, "handler %s %s of module %s failed", req->method,
+               req->route->pattern, req->module);
+        return 500;
+    }
+    return status == 0 ? 200 : status;
+}
+
+/* A GET for "/x/" answers with a redirect to "/x" when that exists. */
+static int trailing_slash_redirect(pb_worker *w, pb_req *req)
+{
+    size_t n = strlen(req->path);
+    if (n < 2 || req->path[n - 1] != '/' || pb_method_bit(req->method) != PB_GET)
+        return 0;
+    req->path[n - 1] = '\0';
+    pb_match m;
+    int st = pb_router_match(&w->modules.router, req->method, req->path, &m);
+    if (st == 200) {
+        pb_buf_printf(&req->headers, "Location: %s%s\r\n", req->api ? "/api/v1" : "", req->path);
+        return 308;
+    }
+    req->path[n - 1] = '/';
+    return 0;
+}
+
+static pb_sb_route *route_slot(pb_worker *w, const pb_route_entry *e, unsigned method)
+{
+    int idx = pb_method_index(method);
+    pb_route_entry *me = (pb_route_entry *)e;
+    if (me->slots[idx] == NULL) {
+        char key[PB_SB_ROUTELEN];
+        snprintf(key, sizeof key, "%s %s", pb_method_name(method), e->def->pattern);
+        me->slots[idx] = pb_sb_route_slot(w->sb, key, e->module);
+    }
+    return me->slots[idx];
+}
+
+static void serve(pb_worker *w, FCGX_Request *fr)
+{
+    int64_t t0 = pb_now_ns();
+    pb_req req = {.w = w, .fcgi = fr};
+    req.model = json_object();
+    pb_sb_route *slot = w->unrouted;
+    char msg[300] = "";
+    int status = pb_request_read(&req, msg, sizeof msg);
+    if (status == 0) {
+        status = pb_router_match(&w->modules.router, req.method, req.path, &req.match);
+        if (status == 200 && req.api && (req.match.entry->def->flags & PB_NO_API))
+            status = 404; /* pages kept off the API, e.g. the loopback-only ones */
+        if (status == 200) {
+            slot = route_slot(w, req.match.entry, req.match.method);
+            mark_busy(w, slot ? slot->key : req.path, req.match.entry->module);
+            w->slot->state = PB_W_BUSY;
+            status = run_handler(&req);
+            pb_render_respond(&req, status);
+        } else if (status == 404 && (status = trailing_slash_redirect(w, &req)) != 0) {
+            pb_render_respond(&req, status);
+        } else {
+            status = status ? status : 404;
+            if (req.match.allow) {
+                char allow[64];
+                pb_router_allow_string(req.match.allow, allow, sizeof allow);
+                pb_buf_printf(&req.headers, "Allow: %s\r\n", allow);
+            }
+            snprintf(msg, sizeof msg, "%s",
+                     status == 405 ? "This address does not accept that method."
+                                   : "There is nothing at this address.");
+            pb_render_error(&req, status, msg);
+        }
+    } else {
+        pb_render_error(&req, status, msg);
+    }
+    if (slot)
+        pb_sb_route_record(slot, status, (pb_now_ns() - t0) / 1000);
+    pb_request_free(&req);
+}
+
+/* ---------------------------------------------------------------------
+ * The accept loop
+ * --------------------------------------------------------------------- */
+
+static void install_signals(sigset_t *waitmask)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_quit;
+    sigaction(SIGQUIT, &sa, NULL);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL); /* Ctrl-C reaches the master, which tells us */
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGQUIT);
+    sigprocmask(SIG_BLOCK, &block, waitmask);
+    sigdelset(waitmask, SIGTERM);
+    sigdelset(waitmask, SIGQUIT);
+}
+
+/* Waits until a connection is pending. Returns 1 when one is, 0 when it
+ * is time to stop. */
+static int wait_for_connection(pb_worker *w, const sigset_t *waitmask, pid_t master)
+{
+    for (;;) {
+        if (got_quit)
+            return 0;
+        struct pollfd p = {w->listen_fd, POLLIN, 0};
+        struct timespec tmo = {got_term ? 0 : 1, 0};
+        int n = ppoll(&p, 1, &tmo, waitmask);
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR)
+            return 0;
+        if (n == 0 && got_term) /* backlog empty: drained */
+            return 0;
+        if (getppid() != master)
+            return 0;
+    }
+}
+
+void pb_worker_main(const pb_config *cfg, pb_scoreboard *sb, int slot, uint32_t generation,
+                    int listen_fd, const pb_pathlist *plan)
+{
+    pid_t master = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    pb_log_role("worker");
+    sigset_t waitmask;
+    install_signals(&waitmask);
+    pb_worker w = {.cfg = cfg, .sb = sb, .slot = &sb->workers[slot], .generation = generation,
+                   .listen_fd = listen_fd};
+    worker_init(&w, plan);
+    FCGX_Init();
+    FCGX_Request fr;
+    FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+    w.slot->state = PB_W_IDLE;
+    while (wait_for_connection(&w, &waitmask, master)) {
+        if (FCGX_Accept_r(&fr) < 0)
+            continue; /* another worker took it, or the client left */
+        w.slot->busy_ns = pb_now_ns();
+        w.slot->state = PB_W_BUSY;
+        mark_busy(&w, "(reading)", "-");
+        serve(&w, &fr);
+        FCGX_Finish_r(&fr);
+        w.slot->state = got_term ? PB_W_DRAINING : PB_W_IDLE;
+        __atomic_add_fetch(&w.slot->requests, 1, __ATOMIC_RELAXED);
+        if (cfg->max_requests && ++w.served >= (uint64_t)cfg->max_requests)
+            break;
+    }
+    w.slot->state = PB_W_DRAINING;
+    pb_modset_free(&w.modules);
+    pb_db_close(&w.db);
+    pb_kv_close(&w.kv);
+    exit(0);
+}

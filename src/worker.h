@@ -1,0 +1,46 @@
+/*
+ * worker.h - a worker process: its context and its accept loop.
+ *
+ * Everything a worker keeps between requests lives in pb_worker: the loaded
+ * modules and templates, the database and Redis connections, and buffers
+ * reused for every response. All of it can be rebuilt; nothing in it is
+ * the only copy of any state.
+ */
+#ifndef PB_WORKER_H
+#define PB_WORKER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "kv.h"
+#include "module.h"
+#include "scoreboard.h"
+#include "template.h"
+
+typedef struct pb_worker {
+    const pb_config *cfg;
+    pb_scoreboard *sb;
+    pb_sb_worker *slot;
+    uint32_t generation;
+    int listen_fd;
+
+    pb_modset modules;
+    pb_tpl_set *tpl;
+    json_t *nav; /* navigation entries of every loaded module */
+    pb_db db;
+    pb_kv kv;
+    pb_buf out; /* the response being assembled, reused */
+    pb_sb_route *unrouted; /* scoreboard counters for requests no route took */
+    uint64_t served;
+} pb_worker;
+
+/* Runs a worker: loads the planned modules and templates, then serves
+ * until told to stop, max_requests is reached, or the master goes away.
+ * Never returns: exits the process. */
+void pb_worker_main(const pb_config *cfg, pb_scoreboard *sb, int slot, uint32_t generation,
+                    int listen_fd, const pb_pathlist *plan) __attribute__((noreturn));
+
+#endif

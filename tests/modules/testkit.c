@@ -1,0 +1,145 @@
+/*
+ * testkit.c - a test module that exposes the host's request and response
+ * functions over HTTP, so integration tests can drive every parser,
+ * accessor and renderer through the real nginx + plugboard stack.
+ */
+#include <plugboard.h>
+#include <stdio.h>
+#include <string.h>
+
+static const pb_host *host;
+
+static void put_str(json_t *o, const char *key, const char *v)
+{
+    json_object_set_new(o, key, v ? json_string(v) : json_null());
+}
+
+/* GET|POST /test/echo - the fields q (query), f (form), c (cookie), the
+ * JSON body, and the upload "file" (size and client name). */
+static int echo(pb_req *req)
+{
+    json_t *m = host->model(req);
+    put_str(m, "method", host->method(req));
+    put_str(m, "path", host->path(req));
+    put_str(m, "q", host->query(req, "q"));
+    put_str(m, "f", host->form(req, "f"));
+    put_str(m, "c", host->cookie(req, "c"));
+    put_str(m, "user_agent", host->header(req, "User-Agent"));
+    json_t *body = host->json_body(req);
+    json_object_set(m, "json", body ? body : json_null());
+    const char *path, *filename;
+    size_t size;
+    if (host->upload(req, "file", &path, &filename, &size) == PB_OK) {
+        FILE *f = fopen(path, "rb");
+        unsigned long sum = 0;
+        int ch;
+        while (f && (ch = fgetc(f)) != EOF)
+            sum = sum * 31 + (unsigned char)ch;
+        if (f)
+            fclose(f);
+        json_object_set_new(m, "file", json_pack("{s:s, s:I, s:I}", "filename", filename, "size",
+                                                 (json_int_t)size, "hash", (json_int_t)(sum & 0xffffffff)));
+    }
+    return 200;
+}
+
+/* GET /test/params/:a/:b - route parameters, percent-decoded. */
+static int params(pb_req *req)
+{
+    json_t *m = host->model(req);
+    put_str(m, "a", host->param(req, "a"));
+    put_str(m, "b", host->param(req, "b"));
+    return 200;
+}
+
+/* GET|POST /test/typed - every typed accessor; 400 with per-field errors. */
+static int typed(pb_req *req)
+{
+    json_t *m = host->model(req);
+    const char *title = NULL, *id = NULL, *email = NULL;
+    long long n = 0;
+    bool flag = false;
+    pb_date day = {0};
+    host->input_str(req, "title", PB_REQUIRED, 1, 20, &title);
+    host->input_int(req, "n", PB_REQUIRED, 1, 100, &n);
+    int has_flag = host->input_bool(req, "flag", 0, &flag);
+    host->input_uuid(req, "id", 0, &id);
+    host->input_email(req, "email", 0, &email);
+    int has_day = host->input_date(req, "day", 0, &day);
+    json_object_set_new(m, "values", json_pack("{s:s?, s:I, s:b, s:s?, s:s?}", "title", title, "n",
+                                               (json_int_t)n, "flag", has_flag == PB_OK && flag,
+                                               "id", id, "email", email));
+    if (has_day == PB_OK) {
+        char d[16];
+        snprintf(d, sizeof d, "%04d-%02d-%02d", day.year, day.month, day.day);
+        json_object_set_new(json_object_get(m, "values"), "day", json_string(d));
+    }
+    return host->input_errors(req) ? 400 : 200;
+}
+
+/* GET /test/redirect?to=PATH */
+static int redirect(pb_req *req)
+{
+    const char *to = host->query(req, "to");
+    int st = host->redirect(req, 0, to ? to : "/");
+    if (st == PB_INVALID) {
+        json_object_set_new(host->model(req), "message", json_string("refused: not a local path"));
+        return 400;
+    }
+    return st;
+}
+
+/* GET /test/cookie - sets one cookie and tries two unsafe ones. */
+static int cookie(pb_req *req)
+{
+    json_t *m = host->model(req);
+    json_object_set_new(m, "good", json_integer(host->set_cookie(req, "flavour", "oat", NULL)));
+    json_object_set_new(m, "bad_value",
+                        json_integer(host->set_cookie(req, "x", "a;b", NULL)));
+    json_object_set_new(m, "bad_header",
+                        json_integer(host->set_header(req, "X-Test", "a\r\nInjected: 1")));
+    host->set_header(req, "X-Test", "ok");
+    return 200;
+}
+
+/* GET /test/escape - text that must arrive escaped in HTML. */
+static int escape(pb_req *req)
+{
+    json_object_set_new(host->model(req), "text",
+                        json_string("<script>alert(\"x\")</script> & 'quotes'"));
+    return 200;
+}
+
+/* GET /test/fail - a handler error: 500, rendered by the host. */
+static int fail(pb_req *req)
+{
+    (void)req;
+    return PB_ERROR;
+}
+
+static int init(const pb_host *h, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    host = h;
+    return 0;
+}
+
+static const pb_route routes[] = {
+    {PB_GET | PB_POST | PB_PUT, "/test/echo", echo, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_GET, "/test/params/:a/:b", params, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_GET, "/test/params/fixed/:b", params, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_GET | PB_POST, "/test/typed", typed, NULL, PB_PUBLIC, "testkit/typed"},
+    {PB_GET, "/test/redirect", redirect, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_GET, "/test/cookie", cookie, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_GET, "/test/escape", escape, NULL, PB_PUBLIC, "testkit/escape"},
+    {PB_GET, "/test/fail", fail, NULL, PB_PUBLIC, "testkit/escape"},
+    {0},
+};
+
+PB_MODULE = {
+    .abi_version = PB_ABI_VERSION,
+    .name = "testkit",
+    .version = "0.0.1",
+    .routes = routes,
+    .init = init,
+};
