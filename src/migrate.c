@@ -44,7 +44,9 @@ typedef struct mlist {
 static int exec_ok(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
                    size_t errlen)
 {
-    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    /* Without parameters, PQexec: it runs several ;-separated statements. */
+    PGresult *r = nparams ? PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
+                          : PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
     int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (!ok)
@@ -81,7 +83,7 @@ static int add_migration(mlist *l, const char *module, const char *dir, const ch
         l->cap = cap;
     }
     migration *m = &l->v[l->n++];
-    snprintf(m->module, sizeof m->module, "%s", module);
+    snprintf(m->module, sizeof m->module, "%.63s", module);
     m->version = version;
     snprintf(m->name, sizeof m->name, "%s", name);
     snprintf(m->path, sizeof m->path, "%s/%s", dir, file);

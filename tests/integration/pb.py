@@ -1,0 +1,158 @@
+"""Helpers for the integration tests (Python 3 standard library only).
+
+script/test exports where the stack runs; the defaults match it:
+PB_URL (http://127.0.0.1:18080), PB_ROOT, PB_VAR (var/test),
+PB_BIN (build/plugboard), PB_CONFIG ($PB_VAR/plugboard.ini).
+"""
+
+import http.client
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.parse
+
+ROOT = os.environ.get(
+    "PB_ROOT",
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+URL = os.environ.get("PB_URL", "http://127.0.0.1:18080").rstrip("/")
+VAR = os.environ.get("PB_VAR", os.path.join(ROOT, "var", "test"))
+BIN = os.environ.get("PB_BIN", os.path.join(ROOT, "build", "plugboard"))
+CONFIG = os.environ.get("PB_CONFIG", os.path.join(VAR, "plugboard.ini"))
+
+
+def _split(url):
+    parts = urllib.parse.urlsplit(url)
+    return parts.hostname, parts.port or 80
+
+
+def request(method, path, headers=None, body=None, timeout=10):
+    """Send one request to PB_URL + path; never follows redirects.
+
+    body may be bytes, str (sent as UTF-8), or a dict/list (sent as JSON with
+    Content-Type: application/json unless headers say otherwise).
+    Returns (status, headers, body): headers is a dict with lower-cased
+    names; repeated headers are joined with ", ", except Set-Cookie, whose
+    values are joined with "\\n" (cookies may contain commas).
+    """
+    headers = dict(headers or {})
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+    elif isinstance(body, str):
+        body = body.encode()
+    host, port = _split(URL)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        merged = {}
+        for name, value in resp.getheaders():
+            name = name.lower()
+            if name in merged:
+                sep = "\n" if name == "set-cookie" else ", "
+                merged[name] = merged[name] + sep + value
+            else:
+                merged[name] = value
+        return resp.status, merged, data
+    finally:
+        conn.close()
+
+
+def get_json(path, headers=None, expect=200):
+    """GET path with Accept: application/json and return the decoded body.
+
+    Raises AssertionError (with the body's start) when the status is not
+    `expect` or the body is not JSON.
+    """
+    hdrs = {"Accept": "application/json"}
+    hdrs.update(headers or {})
+    status, _, body = request("GET", path, headers=hdrs)
+    if status != expect:
+        raise AssertionError(
+            f"GET {path}: status {status}, expected {expect}: {body[:300]!r}")
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise AssertionError(f"GET {path}: not JSON ({exc}): {body[:300]!r}")
+
+
+def wait_until(fn, timeout=10.0, interval=0.1, message=None):
+    """Call fn until it returns something truthy, and return that.
+
+    Exceptions from fn count as "not yet" (e.g. connection refused while a
+    service restarts). Raises TimeoutError after `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while True:
+        try:
+            value = fn()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            last_error = exc
+        if time.monotonic() >= deadline:
+            what = message or getattr(fn, "__name__", "condition")
+            detail = f" (last error: {last_error!r})" if last_error else ""
+            raise TimeoutError(f"{what} not true after {timeout}s{detail}")
+        time.sleep(interval)
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text):
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    return float(match.group(1)) * _UNITS[match.group(2)] if match else None
+
+
+def run_wrk(url, seconds, connections, threads=None, script=None, timeout=None):
+    """Run wrk against url (a full URL, or a path on PB_URL) and parse it.
+
+    Returns a dict: requests, non_2xx (wrk counts responses that are not 2xx
+    or 3xx), socket_errors (sum) and socket_error_kinds (connect, read,
+    write, timeout), rps, latency_ms ({"50": ..., "99": ...}) and output.
+    """
+    if url.startswith("/"):
+        url = URL + url
+    threads = threads or max(1, min(2, connections))
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections),
+           "-d", f"{seconds}s", "--latency"]
+    if timeout is not None:
+        cmd += ["--timeout", f"{timeout}s"]
+    if script:
+        cmd += ["-s", script]
+    cmd.append(url)
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          timeout=seconds + 60, check=False)
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk exited {proc.returncode}: {out}")
+
+    def number(pattern, cast=int, default=0):
+        match = re.search(pattern, out)
+        return cast(match.group(1)) if match else default
+
+    kinds = {"connect": 0, "read": 0, "write": 0, "timeout": 0}
+    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                      r"timeout (\d+)", out)
+    if match:
+        kinds = dict(zip(kinds, map(int, match.groups())))
+    latency = {}
+    for pct, value in re.findall(r"^\s+(\d+(?:\.\d+)?)%\s+(\S+)\s*$", out, re.M):
+        ms = _ms(value)
+        if ms is not None:
+            latency[pct.rstrip("0").rstrip(".") if "." in pct else pct] = ms
+    return {
+        "requests": number(r"(\d+) requests in"),
+        "non_2xx": number(r"Non-2xx or 3xx responses: (\d+)"),
+        "socket_errors": sum(kinds.values()),
+        "socket_error_kinds": kinds,
+        "rps": number(r"Requests/sec:\s+([\d.]+)", float, 0.0),
+        "latency_ms": latency,
+        "output": out,
+    }
