@@ -517,7 +517,15 @@ pb_redis_stop() {
 # the repository root for what each key means).
 pb_write_config() {
 	local modules=$PB_ROOT/build/modules templates=$PB_ROOT/templates group='' p
-	[ "$PB_MODE" != test ] || modules="$modules $PB_ROOT/build/tests/modules"
+	local migrations=$PB_ROOT/sql timeout=${PB_REQUEST_TIMEOUT:-30}
+	if [ "$PB_MODE" = test ]; then
+		# The test modules, their templates, and a short request timeout so
+		# the hanging-handler test is quick.
+		modules="$modules $PB_ROOT/build/tests/modules"
+		templates="$templates $PB_ROOT/tests/templates"
+		timeout=${PB_REQUEST_TIMEOUT:-3}
+	fi
+	[ -z "${PB_EXTRA_MIGRATION_PATH:-}" ] || migrations="$migrations $PB_EXTRA_MIGRATION_PATH"
 	[ -z "${PB_EXTRA_MODULE_PATH:-}" ] || modules="$modules $PB_EXTRA_MODULE_PATH"
 	[ -z "${PB_EXTRA_TEMPLATE_PATH:-}" ] || templates="$templates $PB_EXTRA_TEMPLATE_PATH"
 	for p in $modules $templates; do pb_check_path_chars "module/template path" "$p"; done
@@ -535,8 +543,8 @@ socket_group = $group
 control_socket = $PB_CTL_SOCKET
 pidfile = $PB_PIDFILE
 workers = $PB_WORKERS
-max_requests = 10000
-request_timeout = 30
+max_requests = ${PB_MAX_REQUESTS:-10000}
+request_timeout = $timeout
 drain_timeout = $PB_DRAIN_TIMEOUT
 tmp_dir = $PB_VAR/tmp
 
@@ -554,7 +562,7 @@ body_max = $PB_BODY_MAX
 [database]
 conninfo = $PB_PG_CONNINFO
 owner_conninfo = $PB_PG_OWNER_CONNINFO
-migrations = $PB_ROOT/sql
+migrations = $migrations
 statement_timeout = 10
 
 [redis]

@@ -392,11 +392,12 @@ static void strip_nl(char *s)
     s[strcspn(s, "\n")] = '\0';
 }
 
-/* Runs one probe over cand. Fills plan; on a crash sets *culprit to the
+/* Runs one probe over cand. Fills plan and marks refused[i] for each
+ * module refused (and already logged); on a crash sets *culprit to the
  * index of the module being loaded. Returns 0, 1 after a crash, -1 on a
  * fatal error (err). */
 static int probe_once(const pb_config *c, const pb_host *host, const pb_pathlist *cand,
-                      pb_pathlist *plan, long *culprit, char *err, size_t errlen)
+                      pb_pathlist *plan, char *refused, long *culprit, char *err, size_t errlen)
 {
     int fds[2];
     if (pipe(fds) < 0) {
@@ -436,6 +437,8 @@ static int probe_once(const pb_config *c, const pb_host *host, const pb_pathlist
                 trying = -1;
             if (strncmp(line, "ok ", 3) == 0)
                 pb_pathlist_add(plan, cand->v[i]);
+            if (strncmp(line, "no ", 3) == 0)
+                refused[i] = 1;
         }
     }
     if (in)
@@ -465,9 +468,11 @@ int pb_probe(const pb_config *c, const pb_host *host, pb_pathlist *plan, char *e
         return -1;
     for (;;) {
         long culprit = -1;
+        char *refused = calloc(cand.n + 1, 1);
         pb_pathlist_free(plan);
-        int rc = probe_once(c, host, &cand, plan, &culprit, err, errlen);
+        int rc = refused ? probe_once(c, host, &cand, plan, refused, &culprit, err, errlen) : -1;
         if (rc <= 0) {
+            free(refused);
             pb_pathlist_free(&cand);
             return rc;
         }
@@ -475,9 +480,17 @@ int pb_probe(const pb_config *c, const pb_host *host, pb_pathlist *plan, char *e
         module_name_of(cand.v[culprit], name, sizeof name);
         pb_log(PB_LOG_ERROR, "module %s refused (%s): crashed while loading", name,
                cand.v[culprit]);
-        free(cand.v[culprit]);
-        memmove(&cand.v[culprit], &cand.v[culprit + 1],
-                (cand.n - (size_t)culprit - 1) * sizeof *cand.v);
-        cand.n--;
+        /* Probe again without the culprit, and without the modules already
+         * refused (and logged): each bad module costs one log line. */
+        refused[culprit] = 1;
+        size_t kept = 0;
+        for (size_t i = 0; i < cand.n; i++) {
+            if (refused[i])
+                free(cand.v[i]);
+            else
+                cand.v[kept++] = cand.v[i];
+        }
+        cand.n = kept;
+        free(refused);
     }
 }

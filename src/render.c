@@ -64,9 +64,11 @@ static void send_html(pb_req *req, int status, const char *template)
 void pb_render_error(pb_req *req, int status, const char *message)
 {
     json_t *errors = req->in.errors;
+    /* message may point into the old model: build the new one first. */
+    json_t *model = json_pack("{s:{s:i, s:s, s:s}}", "error", "status", status, "title",
+                              pb_status_reason(status), "message", message);
     json_decref(req->model);
-    req->model = json_pack("{s:{s:i, s:s, s:s}}", "error", "status", status, "title",
-                           pb_status_reason(status), "message", message);
+    req->model = model ? model : json_object();
     if (errors)
         json_object_set(req->model, "errors", errors);
     if (req->want_json || (req->route && (req->route->flags & PB_JSON_ONLY)))

@@ -30,6 +30,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1004,8 +1005,14 @@ static size_t format_real(double d, char *out)
         return (size_t)sprintf(out, "0");
     if (!isfinite(d)) /* jansson never holds these; kept for safety */
         return (size_t)sprintf(out, "%s", isnan(d) ? "NaN" : d < 0 ? "-Infinity" : "Infinity");
+    if (fabs(d) < 1e15 && d == (double)(long long)d) /* common, and cheap */
+        return (size_t)sprintf(out, "%lld", (long long)d);
+    /* Any decimal of at most 15 digits survives a trip through a normal
+     * double (DBL_DIG), so when 15 digits read back as d, dropping their
+     * trailing zeros gives the shortest form; otherwise 16 or 17 digits are
+     * needed. Subnormals hold fewer digits and are searched from 1. */
     char e[40];
-    for (int prec = 1; prec <= 17; prec++) {
+    for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         snprintf(e, sizeof e, "%.*e", prec - 1, d);
         if (strtod(e, NULL) == d)
             break;

@@ -156,3 +156,138 @@ def run_wrk(url, seconds, connections, threads=None, script=None, timeout=None):
         "latency_ms": latency,
         "output": out,
     }
+
+
+# ---------------------------------------------------------------------------
+# FastCGI straight to a plugboard socket, and a second master to test on.
+
+import signal
+import socket
+import struct
+import tempfile
+import time
+
+
+def fcgi_request(sock_path, path, method="GET", body=b"", headers=None, timeout=10):
+    """One FastCGI request (FCGI_RESPONDER, no keep-alive) to a Unix socket.
+
+    Returns (status, headers dict, body). Raises ConnectionRefusedError or
+    FileNotFoundError when the socket does not take the connection, and
+    ConnectionError when it was taken but no complete response came back.
+    """
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    try:
+        def record(rtype, content):
+            return struct.pack(">BBHHBx", 1, rtype, 1, len(content), 0) + content
+
+        def pair(k, v):
+            k, v = k.encode(), v.encode()
+            def ln(x):
+                return struct.pack(">B", len(x)) if len(x) < 128 else struct.pack(">I", len(x) | 0x80000000)
+            return ln(k) + ln(v) + k + v
+
+        query = path.split("?", 1)[1] if "?" in path else ""
+        env = {"REQUEST_METHOD": method, "REQUEST_URI": path, "QUERY_STRING": query,
+               "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+               "CONTENT_LENGTH": str(len(body))}
+        for k, v in (headers or {}).items():
+            name = k.upper().replace("-", "_")
+            env[name if name == "CONTENT_TYPE" else "HTTP_" + name] = v
+        params = b"".join(pair(k, v) for k, v in env.items())
+        out = record(1, struct.pack(">HB5x", 1, 0))  # BEGIN_REQUEST, responder
+        out += record(4, params) + record(4, b"")
+        for i in range(0, len(body), 65535):
+            out += record(5, body[i:i + 65535])
+        out += record(5, b"")
+        s.sendall(out)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    stdout, ended, i = b"", False, 0
+    while i + 8 <= len(data):
+        _, rtype, _, clen, plen = struct.unpack(">BBHHB", data[i:i + 7])
+        content = data[i + 8:i + 8 + clen]
+        if rtype == 6:
+            stdout += content
+        elif rtype == 3:
+            ended = True
+        i += 8 + clen + plen
+    if not ended:
+        raise ConnectionError("connection closed before FCGI_END_REQUEST")
+    head, _, resp_body = stdout.partition(b"\r\n\r\n")
+    hdrs = {}
+    for line in head.decode("latin-1").split("\r\n"):
+        if ":" in line:
+            k, v = line.split(":", 1)
+            hdrs[k.strip().lower()] = v.strip()
+    status = int(hdrs.get("status", "200").split()[0])
+    return status, hdrs, resp_body
+
+
+class Master:
+    """A second plugboard master on its own sockets (same database and
+    Redis), for tests that stop, crash or reconfigure a master."""
+
+    def __init__(self, **overrides):
+        self.dir = tempfile.mkdtemp(prefix="pbm", dir=os.path.join(VAR, "tmp"))
+        self.socket = os.path.join(self.dir, "pb.sock")
+        self.config = os.path.join(self.dir, "plugboard.ini")
+        self.log = os.path.join(self.dir, "master.log")
+        text = open(CONFIG).read()
+        repl = {"socket": self.socket, "control_socket": os.path.join(self.dir, "pb.ctl"),
+                "pidfile": os.path.join(self.dir, "pb.pid"), "socket_group": ""}
+        repl.update({k: str(v) for k, v in overrides.items()})
+        lines, section = [], ""
+        for line in text.splitlines():
+            if line.startswith("["):
+                section = line.strip()
+            key = line.split("=", 1)[0].strip()
+            if section == "[server]" and "=" in line and key in repl:
+                line = f"{key} = {repl[key]}"
+            lines.append(line)
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([BIN, "-c", self.config], stdout=self.logf,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        wait_until(lambda: self._healthy(), timeout=15, message="second master never served")
+        return self
+
+    def _healthy(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("master exited: " + self.log_text())
+        try:
+            return fcgi_request(self.socket, "/healthz", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def log_text(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def ctl_status(self):
+        out = subprocess.run([BIN, "-c", self.config, "ctl", "status", "--json"],
+                             capture_output=True, text=True, timeout=10, check=True)
+        return json.loads(out.stdout)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.logf.close()
+        return self.proc.returncode if self.proc else None
