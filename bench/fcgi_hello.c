@@ -44,17 +44,25 @@ int main(int argc, char **argv)
         perror(argv[1]);
         return 1;
     }
-    for (int i = 0; i < workers; i++)
-        if (fork() == 0)
-            serve(fd);
-    signal(SIGTERM, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigprocmask(SIG_BLOCK, &set, NULL);
+    pid_t *kids = calloc((size_t)workers, sizeof *kids);
+    for (int i = 0; kids && i < workers; i++)
+        if ((kids[i] = fork()) == 0) {
+            sigprocmask(SIG_UNBLOCK, &set, NULL);
+            serve(fd);
+        }
     int sig;
     sigwait(&set, &sig);
-    kill(0, SIGKILL); /* the whole process group: this is a benchmark fixture */
+    for (int i = 0; kids && i < workers; i++)
+        if (kids[i] > 0)
+            kill(kids[i], SIGKILL);
+    while (wait(NULL) > 0)
+        ;
+    unlink(argv[1]);
+    free(kids);
     return 0;
 }

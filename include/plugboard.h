@@ -261,8 +261,9 @@ struct pb_host {
     /* Appends the Prometheus text exposition of the same figures to the
      * response body as text/plain; version=0.0.4. Returns PB_OK or PB_ERROR. */
     int (*send_metrics)(pb_req *req);
-    /* Returns a new JSON array of the loaded modules: name, version and
-     * routes (method, pattern, permission or "public"). Caller owns it. */
+    /* Returns the JSON array of the loaded modules: name, version, route
+     * count and routes (methods, pattern, permission or "public").
+     * Borrowed and read-only: json_object_set() it into a model. */
     json_t *(*modules)(pb_req *req);
 };
 

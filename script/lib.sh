@@ -46,7 +46,11 @@ pb_env() {
 		# A throw-away database: durability only costs time here.
 		: "${PB_PG_FSYNC:=off}" "${PB_REDIS_SAVE:=no}"
 		;;
-	*) pb_die "pb_env: unknown mode '$PB_MODE' (server or test)" ;;
+	bench)
+		: "${PB_VAR:=$PB_ROOT/var/bench}" "${PB_PORT:=28080}"
+		: "${PB_PG_FSYNC:=off}" "${PB_REDIS_SAVE:=no}" "${PB_LOG_LEVEL:=warn}"
+		;;
+	*) pb_die "pb_env: unknown mode '$PB_MODE' (server, test or bench)" ;;
 	esac
 	PB_VAR=$(realpath -m -- "$PB_VAR")
 	PB_RUN=$PB_VAR/run
@@ -524,6 +528,12 @@ pb_write_config() {
 		modules="$modules $PB_ROOT/build/tests/modules"
 		templates="$templates $PB_ROOT/tests/templates"
 		timeout=${PB_REQUEST_TIMEOUT:-3}
+	fi
+	if [ "$PB_MODE" = bench ]; then
+		# The Fortunes module, its template and its table.
+		modules="$modules $PB_ROOT/build/bench"
+		templates="$templates $PB_ROOT/bench/templates"
+		migrations="$migrations $PB_ROOT/bench/sql"
 	fi
 	[ -z "${PB_EXTRA_MIGRATION_PATH:-}" ] || migrations="$migrations $PB_EXTRA_MIGRATION_PATH"
 	[ -z "${PB_EXTRA_MODULE_PATH:-}" ] || modules="$modules $PB_EXTRA_MODULE_PATH"

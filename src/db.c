@@ -48,7 +48,10 @@ static int db_connect(pb_db *db, char *err, size_t errlen)
         return 0;
     pb_db_close(db);
     char timeout[64];
-    snprintf(timeout, sizeof timeout, "-c statement_timeout=%ld", db->statement_timeout * 1000);
+    /* client_encoding UTF8: the server converts and validates, so every
+     * text value we receive is valid UTF-8 and JSON can take it unchecked. */
+    snprintf(timeout, sizeof timeout, "-c statement_timeout=%ld -c client_encoding=UTF8",
+             db->statement_timeout * 1000);
     const char *keys[] = {"dbname", "options", "connect_timeout", "application_name", NULL};
     const char *vals[] = {db->conninfo, timeout, "5", "plugboard", NULL};
     /* expand_dbname: the conninfo string is parsed as a full connection
@@ -92,9 +95,9 @@ static long db_prepare(pb_db *db, const char *sql, int nparams, char *err, size_
         db->stmts = v;
         db->capstmts = cap;
     }
-    char name[32];
-    snprintf(name, sizeof name, "s%zu", db->nstmts);
-    PGresult *res = PQprepare(db->conn, name, sql, nparams, NULL);
+    pb_db_stmt *st = &db->stmts[db->nstmts];
+    snprintf(st->name, sizeof st->name, "s%zu", db->nstmts);
+    PGresult *res = PQprepare(db->conn, st->name, sql, nparams, NULL);
     int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
         snprintf(err, errlen, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
@@ -106,7 +109,8 @@ static long db_prepare(pb_db *db, const char *sql, int nparams, char *err, size_
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    db->stmts[db->nstmts] = (pb_db_stmt){h, copy};
+    st->hash = h;
+    st->sql = copy;
     return (long)db->nstmts++;
 }
 
@@ -133,7 +137,7 @@ static json_t *cell_json(const PGresult *res, int row, int col)
         return j ? j : json_string(v);
     }
     default:
-        return json_stringn(v, (size_t)PQgetlength(res, row, col));
+        return json_stringn_nocheck(v, (size_t)PQgetlength(res, row, col));
     }
 }
 
@@ -148,7 +152,7 @@ json_t *pb_db_result_json(const PGresult *res)
             return NULL;
         }
         for (int c = 0; c < ncols; c++)
-            json_object_set_new(o, PQfname(res, c), cell_json(res, r, c));
+            json_object_set_new_nocheck(o, PQfname(res, c), cell_json(res, r, c));
     }
     return rows;
 }
@@ -174,9 +178,7 @@ int pb_db_query(pb_db *db, const char *sql, int nparams, const char *const *para
         db_check_broken(db);
         return -1;
     }
-    char name[32];
-    snprintf(name, sizeof name, "s%ld", idx);
-    PGresult *res = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    PGresult *res = PQexecPrepared(db->conn, db->stmts[idx].name, nparams, params, NULL, NULL, 0);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));

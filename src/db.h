@@ -15,6 +15,7 @@
 typedef struct pb_db_stmt {
     uint64_t hash;
     char *sql;
+    char name[16]; /* "s<index>" on the connection */
 } pb_db_stmt;
 
 typedef struct pb_db {

@@ -154,7 +154,7 @@ static int h_set_header(pb_req *req, const char *name, const char *value)
 {
     if (!header_safe(name, true) || !header_safe(value, false))
         return PB_INVALID;
-    return pb_buf_printf(&req->headers, "%s: %s\r\n", name, value) < 0 ? PB_ERROR : PB_OK;
+    return pb_buf_printf(req->headers, "%s: %s\r\n", name, value) < 0 ? PB_ERROR : PB_OK;
 }
 
 /* RFC 6265 §4.1.1: cookie-octets exclude controls, space, '"', ',', ';' and '\'. */
@@ -180,7 +180,7 @@ static int h_set_cookie(pb_req *req, const char *name, const char *value,
     if (!cookie_octets_ok(name, true) || !cookie_octets_ok(value, false) ||
         (opts->path && !header_safe(opts->path, false)))
         return PB_INVALID;
-    pb_buf *h = &req->headers;
+    pb_buf *h = req->headers;
     pb_buf_printf(h, "Set-Cookie: %s=%s; Path=%s", name, opts->max_age < 0 ? "" : value,
                   opts->path ? opts->path : "/");
     if (opts->max_age != 0)
@@ -201,7 +201,7 @@ static int h_redirect(pb_req *req, int status, const char *location)
         return PB_INVALID;
     if (status != 301 && status != 302 && status != 307 && status != 308)
         status = 303;
-    if (pb_buf_printf(&req->headers, "Location: %s\r\n", location) < 0)
+    if (pb_buf_printf(req->headers, "Location: %s\r\n", location) < 0)
         return PB_ERROR;
     return status;
 }
@@ -212,8 +212,8 @@ static int h_send(pb_req *req, const char *content_type, const char *body, size_
         return PB_INVALID;
     free(req->content_type);
     req->content_type = strdup(content_type);
-    pb_buf_reset(&req->body);
-    if (req->content_type == NULL || pb_buf_append(&req->body, body, len) < 0)
+    pb_buf_reset(req->body);
+    if (req->content_type == NULL || pb_buf_append(req->body, body, len) < 0)
         return PB_ERROR;
     req->raw = true;
     return PB_OK;
@@ -262,7 +262,7 @@ static int h_send_metrics(pb_req *req)
 
 static json_t *h_modules(pb_req *req)
 {
-    return pb_metrics_modules(&req->w->modules);
+    return req->w->modules_json;
 }
 
 static const pb_host host_table = {

@@ -15,7 +15,7 @@ static int dump_to_buf(const char *p, size_t n, void *data)
 
 static void send_json(pb_req *req, int status, json_t *v)
 {
-    pb_buf *b = &req->body;
+    pb_buf *b = req->body;
     pb_buf_reset(b);
     if (json_dump_callback(v, dump_to_buf, b, JSON_COMPACT) < 0) {
         pb_response_write(req, 500, "text/plain; charset=utf-8", "out of memory\n", 14);
@@ -26,29 +26,28 @@ static void send_json(pb_req *req, int status, json_t *v)
 }
 
 /* The "site" object every page sees: name, navigation with the current
- * entry marked, and the path. */
+ * entry marked, and the path. Built once per worker and updated in place:
+ * a worker serves one request at a time. */
 static json_t *site_globals(pb_req *req)
 {
-    json_t *nav = json_array();
+    json_t *site = req->w->site, *item;
     size_t i;
-    json_t *item;
-    json_array_foreach(req->w->nav, i, item)
+    json_array_foreach(json_object_get(site, "nav"), i, item)
     {
         const char *href = json_string_value(json_object_get(item, "href"));
         size_t n = href ? strlen(href) : 0;
         bool current = href && (strcmp(href, req->path) == 0 ||
                                 (n > 1 && strncmp(href, req->path, n) == 0 && req->path[n] == '/'));
-        json_t *copy = json_copy(item);
-        json_object_set_new(copy, "current", json_boolean(current));
-        json_array_append_new(nav, copy);
+        json_object_set_new(item, "current", json_boolean(current));
     }
-    return json_pack("{s:s, s:o, s:s}", "name", "Plugboard", "nav", nav, "path", req->path);
+    json_string_set(json_object_get(site, "path"), req->path);
+    return site;
 }
 
 static void send_html(pb_req *req, int status, const char *template)
 {
-    json_object_set_new(req->model, "site", site_globals(req));
-    pb_buf *b = &req->body;
+    json_object_set(req->model, "site", site_globals(req));
+    pb_buf *b = req->body;
     pb_buf_reset(b);
     pb_tpl_error err = {0};
     if (pb_tpl_render(req->w->tpl, template, req->model, b, &err) < 0) {
@@ -96,7 +95,7 @@ static const char *default_message(int status)
 void pb_render_respond(pb_req *req, int status)
 {
     if (req->raw) {
-        pb_response_write(req, status, req->content_type, req->body.data, req->body.len);
+        pb_response_write(req, status, req->content_type, req->body->data, req->body->len);
         return;
     }
     if (status >= 300 && status < 400) {

@@ -219,6 +219,6 @@ void pb_request_free(pb_req *req)
     json_decref(req->model);
     free(req->path);
     free(req->content_type);
-    pb_buf_free(&req->headers);
-    pb_buf_free(&req->body);
+    pb_buf_reset(req->headers);
+    pb_buf_reset(req->body);
 }

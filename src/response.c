@@ -62,14 +62,16 @@ int pb_response_write(pb_req *req, int status, const char *content_type, const c
 {
     pb_buf *out = &req->w->out;
     pb_buf_reset(out);
-    pb_buf_printf(out, "Status: %d %s\r\n", status, pb_status_reason(status));
     if (content_type)
-        pb_buf_printf(out, "Content-Type: %s\r\n", content_type);
-    pb_buf_printf(out, "Content-Length: %zu\r\n", len);
+        pb_buf_printf(out, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n", status,
+                      pb_status_reason(status), content_type, len);
+    else
+        pb_buf_printf(out, "Status: %d %s\r\nContent-Length: %zu\r\n", status,
+                      pb_status_reason(status), len);
     pb_buf_append(out, security_headers, sizeof security_headers - 1);
     if (req->https)
         pb_buf_puts(out, "Strict-Transport-Security: max-age=31536000\r\n");
-    pb_buf_append(out, req->headers.data, req->headers.len);
+    pb_buf_append(out, req->headers->data, req->headers->len);
     pb_buf_puts(out, "\r\n");
     if (!req->head)
         pb_buf_append(out, body, len);

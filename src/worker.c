@@ -25,6 +25,7 @@
 
 #include "hostapi.h"
 #include "log.h"
+#include "metrics.h"
 #include "render.h"
 #include "request.h"
 #include "response.h"
@@ -86,7 +87,9 @@ static void worker_init(pb_worker *w, const pb_pathlist *plan)
         exit(1);
     }
     pb_module_load_all(&w->modules, plan, pb_hostapi(), w->tpl, load_report, NULL);
-    w->nav = collect_nav(&w->modules);
+    w->modules_json = pb_metrics_modules(&w->modules);
+    w->site = json_pack("{s:s, s:o, s:s}", "name", "Plugboard", "nav", collect_nav(&w->modules),
+                        "path", "/");
     pb_db_init(&w->db, w->cfg->conninfo, w->cfg->statement_timeout);
     pb_kv_init(&w->kv, w->cfg->redis_socket, w->cfg->redis_host, (int)w->cfg->redis_port,
                (int)w->cfg->redis_timeout);
@@ -134,10 +137,17 @@ static int add_route_param(pb_params *p, const char *name, const char *s, size_t
 
 /* Marks the worker busy on the scoreboard so the master can name the
  * route if the request crashes or hangs. */
+static void copy_field(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static void mark_busy(pb_worker *w, const char *route, const char *module)
 {
-    snprintf(w->slot->route, sizeof w->slot->route, "%s", route);
-    snprintf(w->slot->module, sizeof w->slot->module, "%s", module);
+    copy_field(w->slot->route, sizeof w->slot->route, route);
+    copy_field(w->slot->module, sizeof w->slot->module, module);
 }
 
 static int run_handler(pb_req *req)
@@ -169,7 +179,7 @@ static int trailing_slash_redirect(pb_worker *w, pb_req *req)
     pb_match m;
     int st = pb_router_match(&w->modules.router, req->method, req->path, &m);
     if (st == 200) {
-        pb_buf_printf(&req->headers, "Location: %s%s\r\n", req->api ? "/api/v1" : "", req->path);
+        pb_buf_printf(req->headers, "Location: %s%s\r\n", req->api ? "/api/v1" : "", req->path);
         return 308;
     }
     req->path[n - 1] = '/';
@@ -191,7 +201,7 @@ static pb_sb_route *route_slot(pb_worker *w, const pb_route_entry *e, unsigned m
 static void serve(pb_worker *w, FCGX_Request *fr)
 {
     int64_t t0 = pb_now_ns();
-    pb_req req = {.w = w, .fcgi = fr};
+    pb_req req = {.w = w, .fcgi = fr, .headers = &w->headers, .body = &w->body};
     req.model = json_object();
     pb_sb_route *slot = w->unrouted;
     char msg[300] = "";
@@ -213,7 +223,7 @@ static void serve(pb_worker *w, FCGX_Request *fr)
             if (req.match.allow) {
                 char allow[64];
                 pb_router_allow_string(req.match.allow, allow, sizeof allow);
-                pb_buf_printf(&req.headers, "Allow: %s\r\n", allow);
+                pb_buf_printf(req.headers, "Allow: %s\r\n", allow);
             }
             snprintf(msg, sizeof msg, "%s",
                      status == 405 ? "This address does not accept that method."

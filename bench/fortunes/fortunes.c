@@ -10,11 +10,14 @@
 
 static const pb_host *host;
 
+typedef struct fortune {
+    const char *message;
+    json_t *row;
+} fortune;
+
 static int by_message(const void *a, const void *b)
 {
-    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "message"));
-    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "message"));
-    return strcmp(x ? x : "", y ? y : "");
+    return strcmp(((const fortune *)a)->message, ((const fortune *)b)->message);
 }
 
 static int fortunes(pb_req *req)
@@ -25,19 +28,23 @@ static int fortunes(pb_req *req)
     json_array_append_new(rows, json_pack("{s:i, s:s}", "id", 0, "message",
                                           "Additional fortune added at request time."));
     size_t n = json_array_size(rows);
-    json_t **v = malloc((n ? n : 1) * sizeof *v);
+    fortune *v = malloc((n ? n : 1) * sizeof *v);
     if (v == NULL) {
         json_decref(rows);
         return PB_ERROR;
     }
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(rows, i));
+    for (size_t i = 0; i < n; i++) {
+        json_t *row = json_array_get(rows, i);
+        const char *msg = json_string_value(json_object_get(row, "message"));
+        v[i] = (fortune){msg ? msg : "", json_incref(row)};
+    }
     qsort(v, n, sizeof *v, by_message);
-    json_array_clear(rows);
+    json_t *sorted = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(rows, v[i]);
+        json_array_append_new(sorted, v[i].row);
     free(v);
-    json_object_set_new(host->model(req), "fortunes", rows);
+    json_decref(rows);
+    json_object_set_new(host->model(req), "fortunes", sorted);
     return 200;
 }
 

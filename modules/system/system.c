@@ -13,7 +13,7 @@ static const pb_host *host;
 /* GET / - what this installation runs. */
 static int home(pb_req *req)
 {
-    json_object_set_new(host->model(req), "modules", host->modules(req));
+    json_object_set(host->model(req), "modules", host->modules(req));
     return 200;
 }
 

@@ -260,7 +260,11 @@ class Master:
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([BIN, "-c", self.config], stdout=self.logf,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        wait_until(lambda: self._healthy(), timeout=15, message="second master never served")
+        try:
+            wait_until(lambda: self._healthy(), timeout=15, message="second master never served")
+        except Exception:
+            self.stop()
+            raise
         return self
 
     def _healthy(self):
