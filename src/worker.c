@@ -2,10 +2,11 @@
  * worker.c - a worker process: accept, serve one request, repeat.
  *
  * Single-threaded, one request at a time. The listening socket is shared by
- * every worker and is non-blocking: a worker waits in ppoll() (with SIGTERM
- * and SIGQUIT unblocked only there, so a signal can never be lost between
- * the check and the wait), then accepts; losing the race to another worker
- * just means waiting again.
+ * every worker and is non-blocking: a worker waits in epoll_pwait() (with
+ * SIGTERM and SIGQUIT unblocked only there, so a signal can never be lost
+ * between the check and the wait), then accepts. EPOLLEXCLUSIVE wakes one
+ * idle worker per connection instead of all of them; losing a race to
+ * another worker just means waiting again.
  *
  * SIGTERM (shutdown): keep accepting until the backlog is empty, then exit;
  * the master has already unlinked the socket, so no new connection comes.
@@ -16,7 +17,7 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,14 +268,13 @@ static void install_signals(sigset_t *waitmask)
 
 /* Waits until a connection is pending. Returns 1 when one is, 0 when it
  * is time to stop. */
-static int wait_for_connection(pb_worker *w, const sigset_t *waitmask, pid_t master)
+static int wait_for_connection(int ep, const sigset_t *waitmask, pid_t master)
 {
     for (;;) {
         if (got_quit)
             return 0;
-        struct pollfd p = {w->listen_fd, POLLIN, 0};
-        struct timespec tmo = {got_term ? 0 : 1, 0};
-        int n = ppoll(&p, 1, &tmo, waitmask);
+        struct epoll_event ev;
+        int n = epoll_pwait(ep, &ev, 1, got_term ? 0 : 1000, waitmask);
         if (n > 0)
             return 1;
         if (n < 0 && errno != EINTR)
@@ -300,8 +300,14 @@ void pb_worker_main(const pb_config *cfg, pb_scoreboard *sb, int slot, uint32_t 
     FCGX_Init();
     FCGX_Request fr;
     FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE};
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) < 0) {
+        pb_log(PB_LOG_ERROR, "epoll: %s", strerror(errno));
+        exit(1);
+    }
     w.slot->state = PB_W_IDLE;
-    while (wait_for_connection(&w, &waitmask, master)) {
+    while (wait_for_connection(ep, &waitmask, master)) {
         if (FCGX_Accept_r(&fr) < 0)
             continue; /* another worker took it, or the client left */
         w.slot->busy_ns = pb_now_ns();
