@@ -76,20 +76,38 @@ int pb_buf_printf(pb_buf *b, const char *fmt, ...)
     return rc;
 }
 
+int pb_buf_put_int(pb_buf *b, long long v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return pb_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+/* Rendering spends much of its time here: a table lookup per byte, and
+ * plain runs copied whole. */
+static const unsigned char html_special[256] = {['&'] = 1, ['<'] = 2, ['>'] = 3, ['"'] = 4,
+                                                ['\''] = 5};
+static const char *const html_entity[] = {"", "&amp;", "&lt;", "&gt;", "&quot;", "&#39;"};
+static const unsigned char html_entity_len[] = {0, 5, 4, 4, 6, 5};
+
 int pb_buf_html_escape(pb_buf *b, const char *s, size_t n)
 {
+    if (pb_buf_reserve(b, n) < 0)
+        return -1;
+    const unsigned char *p = (const unsigned char *)s;
     size_t run = 0; /* start of the current run of plain bytes */
     for (size_t i = 0; i < n; i++) {
-        const char *rep;
-        switch (s[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: continue;
-        }
-        if (pb_buf_append(b, s + run, i - run) < 0 || pb_buf_puts(b, rep) < 0)
+        unsigned k = html_special[p[i]];
+        if (k == 0)
+            continue;
+        if (pb_buf_append(b, s + run, i - run) < 0 ||
+            pb_buf_append(b, html_entity[k], html_entity_len[k]) < 0)
             return -1;
         run = i + 1;
     }

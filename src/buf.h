@@ -32,6 +32,9 @@ int pb_buf_putc(pb_buf *b, char c);
 int pb_buf_printf(pb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pb_buf_vprintf(pb_buf *b, const char *fmt, va_list ap);
 
+/* Appends v in decimal. Returns 0 or -1. */
+int pb_buf_put_int(pb_buf *b, long long v);
+
 /* Appends s with the five HTML-significant characters (& < > " ') escaped. */
 int pb_buf_html_escape(pb_buf *b, const char *s, size_t n);
 

@@ -213,8 +213,8 @@ struct tok {
     uint32_t start, end; /* the whole tag, delimiters included */
     uint32_t name, nlen; /* the trimmed tag content */
     uint32_t line;
-    uint32_t match; /* opening <-> closing tag */
-    uint32_t ws;    /* standalone: where the line's indentation starts */
+    uint32_t match;     /* opening <-> closing tag */
+    uint32_t ws, wslen; /* standalone: the indentation of the tag's line */
 };
 
 /* Text between tags: segs[i] precedes toks[i], segs[ntoks] ends the source. */
@@ -272,19 +272,25 @@ static int compile_oom(struct compiler *c)
 static const char *kind_word(int kind)
 {
     switch (kind) {
-    case K_SECTION: return "section";
-    case K_INVERTED: return "inverted section";
-    case K_PARENT: return "parent";
-    case K_BLOCK: return "block";
-    case K_PARTIAL: return "partial";
-    default: return "tag";
+    case K_SECTION:
+        return "section";
+    case K_INVERTED:
+        return "inverted section";
+    case K_PARENT:
+        return "parent";
+    case K_BLOCK:
+        return "block";
+    case K_PARTIAL:
+        return "partial";
+    default:
+        return "tag";
     }
 }
 
 /* Names go into messages cut to a readable length. */
-#define NAME_FMT        "\"%.*s%s\""
-#define NAME_ARG(p, n)  (int)((n) > 60 ? 60 : (n)), (p), ((n) > 60 ? "..." : "")
-#define TOK_NAME(c, t)  NAME_ARG((c)->src + (t)->name, (t)->nlen)
+#define NAME_FMT       "\"%.*s%s\""
+#define NAME_ARG(p, n) (int)((n) > 60 ? 60 : (n)), (p), ((n) > 60 ? "..." : "")
+#define TOK_NAME(c, t) NAME_ARG((c)->src + (t)->name, (t)->nlen)
 
 /* ========================================================================
  * Pass 1: lexer
@@ -315,8 +321,9 @@ static int lex_delims(struct compiler *c, struct delims *d, const struct tok *t,
     for (size_t p = o0; ok && p < c1; p++)
         ok = s[p] != '=' && s[p] != '\0';
     if (!ok)
-        return compile_fail(c, t->line, "bad set-delimiter tag: want {{=OPEN CLOSE=}}, two "
-                                        "delimiters without spaces or \"=\"");
+        return compile_fail(c, t->line,
+                            "bad set-delimiter tag: want {{=OPEN CLOSE=}}, two "
+                            "delimiters without spaces or \"=\"");
     d->open = s + o0;
     d->olen = o1 - o0;
     d->close = s + c0;
@@ -340,8 +347,8 @@ static int lex_check_name(struct compiler *c, const struct tok *t)
         if (s[i] == '\0')
             return compile_fail(c, t->line, "tag name contains a NUL byte");
     }
-    int dotted = t->kind == K_VAR || t->kind == K_RAW || t->kind == K_SECTION ||
-                 t->kind == K_INVERTED;
+    int dotted =
+        t->kind == K_VAR || t->kind == K_RAW || t->kind == K_SECTION || t->kind == K_INVERTED;
     if (!dotted || (t->nlen == 1 && s[0] == '.'))
         return 0;
     if (s[0] == '.' || s[t->nlen - 1] == '.' || find(s, t->nlen, 0, "..", 2) != NOT_FOUND)
@@ -353,17 +360,27 @@ static int lex_check_name(struct compiler *c, const struct tok *t)
 static int sigil_kind(char sigil)
 {
     switch (sigil) {
-    case '#': return K_SECTION;
-    case '^': return K_INVERTED;
-    case '/': return K_CLOSE;
-    case '!': return K_COMMENT;
-    case '>': return K_PARTIAL;
-    case '<': return K_PARENT;
-    case '$': return K_BLOCK;
+    case '#':
+        return K_SECTION;
+    case '^':
+        return K_INVERTED;
+    case '/':
+        return K_CLOSE;
+    case '!':
+        return K_COMMENT;
+    case '>':
+        return K_PARTIAL;
+    case '<':
+        return K_PARENT;
+    case '$':
+        return K_BLOCK;
     case '&':
-    case '{': return K_RAW;
-    case '=': return K_DELIM;
-    default: return K_VAR;
+    case '{':
+        return K_RAW;
+    case '=':
+        return K_DELIM;
+    default:
+        return K_VAR;
     }
 }
 
@@ -380,10 +397,12 @@ static int lex_tag(struct compiler *c, struct delims *d, struct tok *t)
     /* {{{x}}} ends with "}" and {{=a b=}} with "=" before the delimiter */
     char need = sigil == '{' ? '}' : sigil == '=' ? '=' : '\0';
     size_t f = find_close(c, d, p, need);
-    if (f == NOT_FOUND)
-        return compile_fail(c, t->line, "unclosed tag: no \"%s%.*s\" after \"%.*s%s\"",
-                            need == '}' ? "}" : need == '=' ? "=" : "", (int)d->clen, d->close,
-                            (int)d->olen, d->open, need == '}' ? "{" : need == '=' ? "=" : "");
+    if (f == NOT_FOUND) {
+        const char *extra = need == '}' ? "}" : need == '=' ? "=" : "";
+        return compile_fail(c, t->line, "unclosed tag: no \"%s%.*s\" after \"%.*s%s\"", extra,
+                            (int)d->clen, d->close, (int)d->olen, d->open,
+                            need == '}' ? "{" : extra);
+    }
     t->end = (uint32_t)(f + d->clen);
     size_t b = need ? f - 1 : f;
     if (t->kind == K_COMMENT)
@@ -419,10 +438,9 @@ static int lex_match(struct compiler *c)
                             TOK_NAME(c, t));
     struct tok *o = &c->toks[c->open[c->nopen - 1]];
     if (o->nlen != t->nlen || memcmp(c->src + o->name, c->src + t->name, t->nlen) != 0)
-        return compile_fail(c, t->line,
-                            "closing tag " NAME_FMT " does not match %s " NAME_FMT
-                            " opened at line %u",
-                            TOK_NAME(c, t), kind_word(o->kind), TOK_NAME(c, o), o->line);
+        return compile_fail(
+            c, t->line, "closing tag " NAME_FMT " does not match %s " NAME_FMT " opened at line %u",
+            TOK_NAME(c, t), kind_word(o->kind), TOK_NAME(c, o), o->line);
     o->match = i;
     t->match = c->open[--c->nopen];
     return 0;
@@ -523,13 +541,14 @@ static void standalone_group(struct compiler *c, size_t first, size_t last)
     for (size_t i = first; i <= last; i++) {
         c->toks[i].strip = (uint8_t)kind;
         c->toks[i].ws = (uint32_t)ls;
+        c->toks[i].wslen = (uint32_t)(c->toks[first].start - ls);
     }
     c->segs[first].b = (uint32_t)ls;
     c->segs[last + 1].a = (uint32_t)(kind == STRIP_LINE ? eol : nl);
 }
 
 /* Pass 2: fills segs and strips standalone lines. Returns 0 or -1. */
-static int standalone(struct compiler *c)
+static int mark_standalone(struct compiler *c)
 {
     c->segs = malloc((c->ntoks + 1) * sizeof *c->segs);
     if (c->segs == NULL)
@@ -675,7 +694,7 @@ static int build_block_indent(struct compiler *c, struct tpl_node *n, const stru
                               struct build_state *st)
 {
     if (t->strip == STRIP_KEEP_NL)
-        return build_indent(c, n, t->ws, t->start, st->dedent);
+        return build_indent(c, n, t->ws, t->ws + t->wslen, st->dedent);
     if (t->strip != STRIP_LINE)
         return 0;
     size_t a = c->segs[(t - c->toks) + 1].a, b = c->segs[t->match].b;
@@ -683,7 +702,7 @@ static int build_block_indent(struct compiler *c, struct tpl_node *n, const stru
     block_margin(c, a, b > a ? b : a, &m, &mlen);
     if (mlen == NOT_FOUND) {
         m = t->ws;
-        mlen = t->start - t->ws;
+        mlen = t->wslen;
     }
     if (build_indent(c, n, m, m + mlen, st->dedent) < 0)
         return -1;
@@ -735,7 +754,7 @@ static int build_tag(struct compiler *c, size_t i, struct build_state *st)
     if (build_name(c, n, t, dotted) < 0)
         return -1;
     if ((t->kind == K_PARTIAL || t->kind == K_PARENT) && t->strip != STRIP_NONE &&
-        build_indent(c, n, t->ws, t->start, st->dedent) < 0)
+        build_indent(c, n, t->ws, t->ws + t->wslen, st->dedent) < 0)
         return -1;
     if (t->kind == K_BLOCK && build_block_indent(c, n, t, st) < 0)
         return -1;
@@ -797,7 +816,7 @@ static struct tpl *tpl_compile(const char *src, size_t len, const char *file, pb
     struct tpl *t = NULL;
     if (len > TPL_MAX_SOURCE)
         compile_fail(&c, 0, "template larger than %zu bytes", TPL_MAX_SOURCE);
-    else if (lex(&c) == 0 && standalone(&c) == 0 && build(&c) == 0 &&
+    else if (lex(&c) == 0 && mark_standalone(&c) == 0 && build(&c) == 0 &&
              (t = tpl_pack(&c)) == NULL)
         compile_oom(&c);
     free(c.toks);
@@ -814,7 +833,7 @@ static struct tpl *tpl_compile(const char *src, size_t len, const char *file, pb
  * ======================================================================== */
 
 struct tpl_entry {
-    char *name; /* NULL: free slot */
+    char *name;      /* NULL: free slot */
     struct tpl *tpl; /* NULL: the loader said there is no such template */
     uint32_t hash;
 };
@@ -901,8 +920,8 @@ enum resolve {
 
 /* Finds name in the set, else asks the loader and caches its answer (a
  * missing template too, so it is not asked again). */
-static int set_resolve(pb_tpl_set *set, const char *name, const struct tpl **out,
-                       pb_tpl_error *err, int *load_errno)
+static int set_resolve(pb_tpl_set *set, const char *name, const struct tpl **out, pb_tpl_error *err,
+                       int *load_errno)
 {
     const struct tpl_entry *e = set_find(set, name);
     *out = e ? e->tpl : NULL;
@@ -985,13 +1004,20 @@ static const json_t *value_lookup(const struct ctx_stack *c, const char *name, u
 static int value_truthy(const json_t *v)
 {
     switch (v ? json_typeof(v) : JSON_NULL) {
-    case JSON_OBJECT: return 1;
-    case JSON_ARRAY: return json_array_size(v) > 0;
-    case JSON_STRING: return json_string_length(v) > 0;
-    case JSON_INTEGER: return json_integer_value(v) != 0;
-    case JSON_REAL: return json_real_value(v) != 0.0;
-    case JSON_TRUE: return 1;
-    default: return 0;
+    case JSON_OBJECT:
+        return 1;
+    case JSON_ARRAY:
+        return json_array_size(v) > 0;
+    case JSON_STRING:
+        return json_string_length(v) > 0;
+    case JSON_INTEGER:
+        return json_integer_value(v) != 0;
+    case JSON_REAL:
+        return json_real_value(v) != 0.0;
+    case JSON_TRUE:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -1017,12 +1043,14 @@ static size_t format_real(double d, char *out)
         if (strtod(e, NULL) == d)
             break;
     }
-    char digits[20];
+    char digits[32] = {'0'}; /* 17 digits at most; room for plain notation's 21 */
     int k = 0;
     const char *p = e + (e[0] == '-');
-    for (; *p != 'e'; p++)
+    for (; *p != '\0' && *p != 'e' && k < 17; p++)
         if (*p >= '0' && *p <= '9')
             digits[k++] = *p;
+    if (k == 0 || *p != 'e') /* cannot happen with %e; keeps the parse total */
+        return (size_t)sprintf(out, "%.17g", d);
     int n = atoi(p + 1) + 1; /* the decimal point sits after n digits */
     while (k > 1 && digits[k - 1] == '0')
         k--;
@@ -1080,19 +1108,21 @@ static int value_emit(pb_buf *out, const json_t *v, int escape)
         return escape ? pb_buf_html_escape(out, json_string_value(v), json_string_length(v))
                       : pb_buf_append(out, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        n = (size_t)snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return pb_buf_append(out, num, n);
+        return pb_buf_put_int(out, json_integer_value(v));
     case JSON_REAL:
         n = format_real(json_real_value(v), num);
         return pb_buf_append(out, num, n);
-    case JSON_TRUE: return pb_buf_puts(out, "true");
-    case JSON_FALSE: return pb_buf_puts(out, "false");
+    case JSON_TRUE:
+        return pb_buf_puts(out, "true");
+    case JSON_FALSE:
+        return pb_buf_puts(out, "false");
     case JSON_OBJECT:
     case JSON_ARRAY: {
         struct dump_ctx d = {out, escape};
         return json_dump_callback(v, dump_append, &d, JSON_COMPACT);
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -1211,8 +1241,7 @@ static int render_nested(struct render *r, const struct tpl *t, uint32_t first, 
     return rc;
 }
 
-static int render_section(struct render *r, const struct tpl *t, uint32_t i,
-                          const struct scope *sc)
+static int render_section(struct render *r, const struct tpl *t, uint32_t i, const struct scope *sc)
 {
     const struct tpl_node *n = &t->nodes[i];
     const json_t *v = value_lookup(sc->ctx, t->pool + n->off, n->nparts);
@@ -1252,8 +1281,7 @@ static int render_resolve(struct render *r, const struct tpl *t, const struct tp
 
 /* {{>partial}} and {{<parent}}...{{/parent}}: a parent is a partial whose
  * blocks may be overridden by the blocks between its tags. */
-static int render_partial(struct render *r, const struct tpl *t, uint32_t i,
-                          const struct scope *sc)
+static int render_partial(struct render *r, const struct tpl *t, uint32_t i, const struct scope *sc)
 {
     const struct tpl_node *n = &t->nodes[i];
     const struct tpl *pt;
@@ -1297,16 +1325,15 @@ static const struct tpl_node *block_override(const struct blk_frame *f, const ch
 /* {{$block}}: its override, else its own content. An override comes from
  * another template: a standalone block indents it by the block's margin and
  * starts it on a fresh line, an inline one inserts it as it is. */
-static int render_block(struct render *r, const struct tpl *t, uint32_t i,
-                        const struct scope *sc)
+static int render_block(struct render *r, const struct tpl *t, uint32_t i, const struct scope *sc)
 {
     const struct tpl_node *n = &t->nodes[i];
     const struct tpl *ot = t;
     const struct tpl_node *o = block_override(sc->blocks, t->pool + n->off, &ot);
-    int standalone = (n->flags & NF_STANDALONE) != 0;
+    int indented = (n->flags & NF_STANDALONE) != 0;
     struct scope inner;
     size_t mark;
-    if (standalone) {
+    if (indented) {
         if (scope_indent(r, sc, t, n, &inner, &mark) < 0)
             return -1;
     } else {
@@ -1317,7 +1344,7 @@ static int render_block(struct render *r, const struct tpl *t, uint32_t i,
     }
     int rc;
     if (o != NULL)
-        rc = render_nested(r, ot, (uint32_t)(o - ot->nodes) + 1, o->end, &inner, standalone, n, t);
+        rc = render_nested(r, ot, (uint32_t)(o - ot->nodes) + 1, o->end, &inner, indented, n, t);
     else
         rc = render_nested(r, t, i + 1, n->end, &inner, -1, n, t);
     r->ind.len = mark;
@@ -1328,17 +1355,22 @@ static int render_node(struct render *r, const struct tpl *t, uint32_t i, const 
 {
     const struct tpl_node *n = &t->nodes[i];
     switch (n->kind) {
-    case K_TEXT: return emit_text(r, t->pool + n->off, n->len, sc);
+    case K_TEXT:
+        return emit_text(r, t->pool + n->off, n->len, sc);
     case K_VAR:
     case K_RAW:
         return value_emit(r->out, value_lookup(sc->ctx, t->pool + n->off, n->nparts),
                           n->kind == K_VAR);
     case K_SECTION:
-    case K_INVERTED: return render_section(r, t, i, sc);
+    case K_INVERTED:
+        return render_section(r, t, i, sc);
     case K_PARTIAL:
-    case K_PARENT: return render_partial(r, t, i, sc);
-    case K_BLOCK: return render_block(r, t, i, sc);
-    default: return 0;
+    case K_PARENT:
+        return render_partial(r, t, i, sc);
+    case K_BLOCK:
+        return render_block(r, t, i, sc);
+    default:
+        return 0;
     }
 }
 
@@ -1352,8 +1384,7 @@ static int render_range(struct render *r, const struct tpl *t, uint32_t first, u
         const struct tpl_node *n = &t->nodes[i];
         int bol = i == first && first_bol >= 0 ? first_bol : n->flags & NF_BOL;
         if (r->steps_left == 0)
-            return render_fail(r, t, n, "rendering needs more than %zu steps",
-                               r->set->max_steps);
+            return render_fail(r, t, n, "rendering needs more than %zu steps", r->set->max_steps);
         r->steps_left--;
         if (bol && sc->ind_len > 0 && emit_indent(r, sc) < 0)
             return render_fail(r, t, n, "out of memory");
@@ -1402,8 +1433,8 @@ void pb_tpl_set_limits(pb_tpl_set *set, size_t max_steps, size_t max_out)
         set->max_out = max_out;
 }
 
-int pb_tpl_set_add(pb_tpl_set *set, const char *name, const char *src, size_t len,
-                   const char *file, pb_tpl_error *err)
+int pb_tpl_set_add(pb_tpl_set *set, const char *name, const char *src, size_t len, const char *file,
+                   pb_tpl_error *err)
 {
     struct tpl *t = tpl_compile(src, len, file ? file : name, err);
     if (t == NULL)
@@ -1425,7 +1456,7 @@ int pb_tpl_set_has(const pb_tpl_set *set, const char *name)
 int pb_tpl_render(pb_tpl_set *set, const char *name, const json_t *data, pb_buf *out,
                   pb_tpl_error *err)
 {
-    pb_tpl_error spare;
+    pb_tpl_error spare = {0};
     struct render r = {
         .set = set,
         .out = out,

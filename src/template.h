@@ -40,8 +40,8 @@ void pb_tpl_set_free(pb_tpl_set *set);
 /* Compiles src under name (replacing any template of that name).
  * file names the source in error messages (may be NULL).
  * Returns 0, or -1 with *err filled. */
-int pb_tpl_set_add(pb_tpl_set *set, const char *name, const char *src, size_t len,
-                   const char *file, pb_tpl_error *err);
+int pb_tpl_set_add(pb_tpl_set *set, const char *name, const char *src, size_t len, const char *file,
+                   pb_tpl_error *err);
 
 /* Compiles every *.mustache file below dir; a file dir/a/b.mustache gets
  * the name "a/b". Returns the number of templates added, or -1 with *err

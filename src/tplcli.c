@@ -98,7 +98,8 @@ static int cli_load_partial(void *ctx, const char *name, char **src, size_t *len
     return 0;
 }
 
-/* Parses argv. Returns 0, or 2 after printing the usage. */
+/* Parses argv. Returns 0 to go on, -1 after printing the usage for --help,
+ * or 2 after printing it for a usage error. */
 static int cli_parse(int argc, char **argv, struct cli_args *a)
 {
     int i = 1;
@@ -107,6 +108,9 @@ static int cli_parse(int argc, char **argv, struct cli_args *a)
         if (strcmp(argv[i], "--") == 0) {
             i++;
             break;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(CLI_USAGE, stdout);
+            return -1;
         } else if (strcmp(argv[i], "--partials") == 0 && i + 1 < argc) {
             a->partials = argv[++i];
         } else if (strncmp(argv[i], "--partials=", 11) == 0 && argv[i][11] != '\0') {
@@ -176,8 +180,9 @@ static int cli_render(const struct cli_args *a, const pb_buf *src, const json_t 
 int pb_tpl_cli(int argc, char **argv)
 {
     struct cli_args a;
-    if (cli_parse(argc, argv, &a) != 0)
-        return 2;
+    int usage = cli_parse(argc, argv, &a);
+    if (usage != 0)
+        return usage < 0 ? 0 : usage;
     pb_buf src = PB_BUF_INIT;
     if (cli_read(a.tpl_path, &src) < 0) {
         fprintf(stderr, "%s: %s\n", a.tpl_path, strerror(errno));

@@ -58,8 +58,8 @@ static int add_partials(pb_tpl_set *set, const json_t *partials, pb_tpl_error *e
     const json_t *src;
     json_object_foreach((json_t *)partials, name, src)
     {
-        if (pb_tpl_set_add(set, name, json_string_value(src), json_string_length(src), name,
-                           err) < 0)
+        if (pb_tpl_set_add(set, name, json_string_value(src), json_string_length(src), name, err) <
+            0)
             return -1;
     }
     return 0;
@@ -76,8 +76,8 @@ static int run_test(const char *file, const json_t *test)
     pb_buf out = PB_BUF_INIT;
     int rc = -1;
     if (set != NULL && add_partials(set, json_object_get(test, "partials"), &err) == 0 &&
-        pb_tpl_set_add(set, TEST_NAME, json_string_value(tpl), json_string_length(tpl),
-                       "template", &err) == 0)
+        pb_tpl_set_add(set, TEST_NAME, json_string_value(tpl), json_string_length(tpl), "template",
+                       &err) == 0)
         rc = pb_tpl_render(set, TEST_NAME, json_object_get(test, "data"), &out, &err);
     int ok = rc == 0 && out.len == json_string_length(want) &&
              memcmp(out.data ? out.data : "", json_string_value(want), out.len) == 0;

@@ -437,7 +437,8 @@ static void test_recursive_parent_hits_depth_limit(void **state)
 static void test_step_limit_stops_exploding_loops(void **state)
 {
     (void)state;
-    pb_tpl_set *set = set_with("{{#l}}{{#l}}{{#l}}{{#l}}{{#l}}{{#l}}.{{/l}}{{/l}}{{/l}}{{/l}}{{/l}}{{/l}}");
+    pb_tpl_set *set =
+        set_with("{{#l}}{{#l}}{{#l}}{{#l}}{{#l}}{{#l}}.{{/l}}{{/l}}{{/l}}{{/l}}{{/l}}{{/l}}");
     json_t *data = json_pack("{s:[iiiiiiiiii]}", "l", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
     pb_tpl_error err;
     pb_buf out = PB_BUF_INIT;
@@ -477,8 +478,8 @@ static void test_empty_string_and_zero_are_falsy(void **state)
 static void test_nonempty_values_and_empty_object_are_truthy(void **state)
 {
     (void)state;
-    assert_renders("{{#s}}s{{/s}}{{#i}}i{{/i}}{{#o}}o{{/o}}", "{\"s\": \"0\", \"i\": -1, \"o\": {}}",
-                   "sio");
+    assert_renders("{{#s}}s{{/s}}{{#i}}i{{/i}}{{#o}}o{{/o}}",
+                   "{\"s\": \"0\", \"i\": -1, \"o\": {}}", "sio");
 }
 
 static void test_object_interpolates_as_escaped_json(void **state)
@@ -515,8 +516,9 @@ static void test_integers_print_as_integers(void **state)
 static void test_reals_print_shortest_round_trip(void **state)
 {
     (void)state;
-    assert_renders("{{a}} {{b}} {{c}} {{d}}", "{\"a\": 1.210, \"b\": 0.30000000000000004, "
-                                              "\"c\": 0.1, \"d\": -2.5}",
+    assert_renders("{{a}} {{b}} {{c}} {{d}}",
+                   "{\"a\": 1.210, \"b\": 0.30000000000000004, "
+                   "\"c\": 0.1, \"d\": -2.5}",
                    "1.21 0.30000000000000004 0.1 -2.5");
 }
 
@@ -557,13 +559,28 @@ static void test_nested_standalone_partials_add_indentation(void **state)
 static void test_parent_inside_partial_keeps_indentation(void **state)
 {
     (void)state;
-    pb_tpl_set *set = set_with("<\n  {{<layout}}\n  {{$body}}\n  hi\n  {{/body}}\n  {{/layout}}\n>");
+    pb_tpl_set *set =
+        set_with("<\n  {{<layout}}\n  {{$body}}\n  hi\n  {{/body}}\n  {{/layout}}\n>");
     pb_tpl_error err;
     pb_buf out = PB_BUF_INIT;
     const char *layout = "[\n  {{$body}}\n  {{/body}}\n]\n";
     assert_int_equal(pb_tpl_set_add(set, "layout", layout, strlen(layout), NULL, &err), 0);
     assert_int_equal(pb_tpl_render(set, "t", NULL, &out, &err), 0);
     assert_string_equal(pb_buf_cstr(&out), "<\n  [\n    hi\n  ]\n>");
+    pb_buf_free(&out);
+    pb_tpl_set_free(set);
+}
+
+static void test_shared_standalone_line_indents_by_leading_whitespace_only(void **state)
+{
+    (void)state;
+    pb_tpl_set *set = set_with("x\n  {{$a}}{{<p}}\n  {{$b}}\n  B\n  {{/b}}\n  {{/p}}{{/a}}\ny\n");
+    pb_tpl_error err;
+    pb_buf out = PB_BUF_INIT;
+    const char *p = "[\n  {{$b}}{{/b}}\n]\n";
+    assert_int_equal(pb_tpl_set_add(set, "p", p, strlen(p), NULL, &err), 0);
+    assert_int_equal(pb_tpl_render(set, "t", NULL, &out, &err), 0);
+    assert_string_equal(pb_buf_cstr(&out), "x\n  [\n    B\n\n  ]\ny\n");
     pb_buf_free(&out);
     pb_tpl_set_free(set);
 }
@@ -612,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_extreme_reals_use_exponent_like_javascript),
         cmocka_unit_test(test_nested_standalone_partials_add_indentation),
         cmocka_unit_test(test_parent_inside_partial_keeps_indentation),
+        cmocka_unit_test(test_shared_standalone_line_indents_by_leading_whitespace_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
