@@ -41,6 +41,7 @@ static const opt options[] = {
     {"server", "request_timeout", OPT_LONG, OFF(request_timeout), "30", 1, 86400},
     {"server", "drain_timeout", OPT_LONG, OFF(drain_timeout), "10", 1, 3600},
     {"server", "tmp_dir", OPT_PATH, OFF(tmp_dir), "var/tmp", 0, 0},
+    {"server", "malloc_tcache", OPT_LONG, OFF(malloc_tcache), "512", 0, 65535},
     {"modules", "path", OPT_PATHS, OFF(module_path), "modules", 0, 0},
     {"modules", "enabled", OPT_STR, OFF(modules_enabled), "*", 0, 0},
     {"templates", "path", OPT_PATHS, OFF(template_path), "templates", 0, 0},

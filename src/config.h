@@ -21,6 +21,7 @@ typedef struct pb_config {
     long request_timeout;
     long drain_timeout;
     char *tmp_dir;
+    long malloc_tcache; /* glibc tcache entries per size class; 0 = glibc's default */
 
     char *module_path;     /* space-separated folders */
     char *modules_enabled; /* "*" or space-separated names */

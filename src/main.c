@@ -2,6 +2,7 @@
  * main.c - the plugboard command: serve, ctl, migrate, routes, render,
  * check-config.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,23 @@ static void usage(FILE *f)
             "\n"
             "Signals to the master: TERM or INT stop it gracefully (in-flight requests finish).\n"
             "The options are documented in plugboard.ini.\n");
+}
+
+/* glibc reads GLIBC_TUNABLES only at process start: set it and start over
+ * once (marked by PLUGBOARD_TUNED so it happens only once). Returns only
+ * when nothing needed doing or exec failed. */
+static void apply_malloc_tuning(const pb_config *cfg, char **argv)
+{
+    if (cfg->malloc_tcache == 0 || getenv("PLUGBOARD_TUNED"))
+        return;
+    const char *old = getenv("GLIBC_TUNABLES");
+    char val[512];
+    snprintf(val, sizeof val, "%s%sglibc.malloc.tcache_count=%ld", old ? old : "", old ? ":" : "",
+             cfg->malloc_tcache);
+    setenv("GLIBC_TUNABLES", val, 1);
+    setenv("PLUGBOARD_TUNED", "1", 1);
+    execv("/proc/self/exe", argv);
+    pb_log(PB_LOG_WARN, "cannot re-execute to apply malloc_tcache: %s", strerror(errno));
 }
 
 static const char *find_config(const char *given)
@@ -137,6 +155,7 @@ int main(int argc, char **argv)
     int rc = 2;
     int as_json = optind + 1 < argc && strcmp(argv[argc - 1], "--json") == 0;
     if (strcmp(cmd, "serve") == 0) {
+        apply_malloc_tuning(&cfg, argv);
         rc = pb_master_run(&cfg);
     } else if (strcmp(cmd, "check-config") == 0) {
         printf("; %s: OK\n", path ? path : "built-in defaults");
