@@ -114,6 +114,30 @@ int pb_buf_html_escape(pb_buf *b, const char *s, size_t n)
     return pb_buf_append(b, s + run, n - run);
 }
 
+int pb_buf_html_escape_str(pb_buf *b, const char *s, size_t n)
+{
+    if (pb_buf_reserve(b, n) < 0)
+        return -1;
+    size_t i = 0;
+    while (i < n) {
+        size_t run = strcspn(s + i, "&<>\"'");
+        if (i + run > n) /* cannot happen when s[n] is NUL; be safe anyway */
+            run = n - i;
+        if (pb_buf_append(b, s + i, run) < 0)
+            return -1;
+        i += run;
+        if (i == n)
+            break;
+        unsigned k = html_special[(unsigned char)s[i]];
+        /* k == 0: strcspn stopped at a NUL inside the value; copy it as is. */
+        if (k == 0 ? pb_buf_putc(b, s[i]) < 0
+                   : pb_buf_append(b, html_entity[k], html_entity_len[k]) < 0)
+            return -1;
+        i++;
+    }
+    return 0;
+}
+
 const char *pb_buf_cstr(pb_buf *b)
 {
     if (b->data == NULL && pb_buf_reserve(b, 0) < 0)

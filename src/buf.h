@@ -38,6 +38,10 @@ int pb_buf_put_int(pb_buf *b, long long v);
 /* Appends s with the five HTML-significant characters (& < > " ') escaped. */
 int pb_buf_html_escape(pb_buf *b, const char *s, size_t n);
 
+/* The same for a string that is NUL-terminated at s[n] (as every jansson
+ * string is): skips plain runs with the C library's vectorised strcspn. */
+int pb_buf_html_escape_str(pb_buf *b, const char *s, size_t n);
+
 /* Returns the contents as a NUL-terminated string ("" when empty); never NULL
  * unless out of memory. */
 const char *pb_buf_cstr(pb_buf *b);

@@ -1105,7 +1105,7 @@ static int value_emit(pb_buf *out, const json_t *v, int escape)
     size_t n;
     switch (v ? json_typeof(v) : JSON_NULL) {
     case JSON_STRING:
-        return escape ? pb_buf_html_escape(out, json_string_value(v), json_string_length(v))
+        return escape ? pb_buf_html_escape_str(out, json_string_value(v), json_string_length(v))
                       : pb_buf_append(out, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
         return pb_buf_put_int(out, json_integer_value(v));

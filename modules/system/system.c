@@ -26,8 +26,8 @@ static int check(pb_req *req, json_t *checks, const char *name,
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int ok = probe(req, err, sizeof err) == PB_OK;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    json_t *c = json_pack("{s:b, s:f}", "ok", ok, "ms", ms);
+    long long us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    json_t *c = json_pack("{s:b, s:I}", "ok", ok, "us", (json_int_t)us);
     if (!ok)
         json_object_set_new(c, "error", json_string(err));
     json_object_set_new(checks, name, c);

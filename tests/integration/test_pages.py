@@ -93,7 +93,7 @@ class OperatorPagesTest(unittest.TestCase):
         self.assertEqual(doc["status"], "ok")
         self.assertTrue(doc["checks"]["postgres"]["ok"])
         self.assertTrue(doc["checks"]["redis"]["ok"])
-        self.assertGreater(doc["checks"]["postgres"]["ms"], 0)
+        self.assertGreater(doc["checks"]["postgres"]["us"], 0)
 
     def test_status_page_shows_workers(self):
         status, _, body = pb.request("GET", "/status")

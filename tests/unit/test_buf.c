@@ -57,6 +57,19 @@ static void test_html_escape_keeps_utf8_and_nul(void **state)
     pb_buf_free(&b);
 }
 
+static void test_html_escape_str_matches_the_general_one(void **state)
+{
+    (void)state;
+    const char s[] = "plain <b>&amp;</b> \"q\" 'a'\0<after nul> end";
+    pb_buf a = PB_BUF_INIT, b = PB_BUF_INIT;
+    pb_buf_html_escape(&a, s, sizeof s - 1);
+    pb_buf_html_escape_str(&b, s, sizeof s - 1);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    pb_buf_free(&a);
+    pb_buf_free(&b);
+}
+
 static void test_printf_longer_than_the_stack_buffer(void **state)
 {
     (void)state;
@@ -77,6 +90,7 @@ int main(void)
         cmocka_unit_test(test_put_int_covers_the_range),
         cmocka_unit_test(test_html_escape_replaces_the_five),
         cmocka_unit_test(test_html_escape_keeps_utf8_and_nul),
+        cmocka_unit_test(test_html_escape_str_matches_the_general_one),
         cmocka_unit_test(test_printf_longer_than_the_stack_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
