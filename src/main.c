@@ -86,9 +86,15 @@ static int cmd_routes(const pb_config *cfg, int as_json)
         fprintf(stderr, "plugboard: templates: %s\n", err);
         return 1;
     }
+    /* Vet the modules in a probe first, as the master does: a module that
+     * crashes while loading must not take this command down with it. */
     pb_pathlist cand = {0};
     pb_modset ms = {0};
-    pb_module_candidates(cfg, &cand, err, sizeof err);
+    if (pb_probe(cfg, pb_hostapi(), &cand, err, sizeof err) < 0) {
+        fprintf(stderr, "plugboard: %s\n", err);
+        pb_tpl_set_free(tpl);
+        return 1;
+    }
     pb_module_load_all(&ms, &cand, pb_hostapi(), tpl, print_route_report, NULL);
     json_t *table = json_array();
     for (size_t i = 0; i < ms.router.n; i++) {
