@@ -63,6 +63,11 @@ void pb_params_free(pb_params *p);
 int pb_urlenc_parse(const char *s, size_t len, const pb_limits *lim, pb_params *out,
                     pb_input_error *err);
 
+/* Percent-decodes one path segment (RFC 3986 §2.1: '+' stays '+') into
+ * out. Returns 0, or -1 for a malformed escape or an encoded NUL. */
+struct pb_buf;
+int pb_path_segment_decode(const char *s, size_t len, struct pb_buf *out);
+
 /* A Cookie request header (RFC 6265 §5.4 / §4.2.1). Pairs without '=' are
  * skipped, as browsers do; quotes around a value are removed.
  * Returns 0 or -1. */

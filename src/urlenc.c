@@ -26,9 +26,9 @@ static int hexval(unsigned char c)
     return -1;
 }
 
-/* Decodes s[0..len) into out. Returns 0, or the offset + 1 of a malformed
- * escape. */
-static size_t urlenc_decode(const char *s, size_t len, pb_buf *out)
+/* Decodes s[0..len) into out ('+' is a space only when plus_is_space).
+ * Returns 0, or the offset + 1 of a malformed escape. */
+static size_t percent_decode(const char *s, size_t len, int plus_is_space, pb_buf *out)
 {
     pb_buf_reset(out);
     if (pb_buf_reserve(out, len) < 0)
@@ -37,7 +37,7 @@ static size_t urlenc_decode(const char *s, size_t len, pb_buf *out)
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '+') {
+        if (c == '+' && plus_is_space) {
             d[o++] = ' '; /* WHATWG URL §5.1 step 3.4: 0x2B becomes 0x20 */
         } else if (c == '%') {
             /* WHATWG URL §1.3 percent-decode: % must be followed by two hex digits */
@@ -54,6 +54,20 @@ static size_t urlenc_decode(const char *s, size_t len, pb_buf *out)
     }
     d[o] = '\0';
     out->len = o;
+    return 0;
+}
+
+static size_t urlenc_decode(const char *s, size_t len, pb_buf *out)
+{
+    return percent_decode(s, len, 1, out);
+}
+
+int pb_path_segment_decode(const char *s, size_t len, pb_buf *out)
+{
+    /* RFC 3986 §2.1: in a path '+' is itself; an encoded NUL is refused
+     * since parameters are handed to modules as C strings. */
+    if (percent_decode(s, len, 0, out) != 0 || memchr(out->data, '\0', out->len))
+        return -1;
     return 0;
 }
 

@@ -72,7 +72,8 @@ static json_t *collect_nav(const pb_modset *ms)
         for (const pb_nav *nv = ms->v[i].desc->nav; nv && nv->label && n < 256; nv++)
             items[n++] = json_pack("{s:s, s:s, s:i}", "label", nv->label, "href", nv->href,
                                    "order", nv->order);
-    qsort(items, n, sizeof *items, by_order);
+    if (n > 1)
+        qsort(items, n, sizeof *items, by_order);
     json_t *nav = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(nav, items[i]);
@@ -101,39 +102,14 @@ static void worker_init(pb_worker *w, const pb_pathlist *plan)
  * Serving one request
  * --------------------------------------------------------------------- */
 
-static int hexval(char c)
+/* Adds a route parameter, percent-decoded. Returns 0, or -1 when the
+ * segment is malformed. */
+static int add_route_param(pb_worker *w, pb_params *p, const char *name, const char *s, size_t n)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes a path segment (RFC 3986 §2.1) into the route params.
- * Returns 0, or -1 for a malformed escape or an encoded NUL. */
-static int add_route_param(pb_params *p, const char *name, const char *s, size_t n)
-{
-    char buf[1024];
-    size_t o = 0;
-    for (size_t i = 0; i < n && o < sizeof buf; i++) {
-        if (s[i] != '%') {
-            buf[o++] = s[i];
-            continue;
-        }
-        if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
-            return -1;
-        char c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-        if (c == '\0')
-            return -1;
-        buf[o++] = c;
-        i += 2;
-    }
-    if (o == sizeof buf)
+    pb_buf *tmp = &w->out; /* free until the response is written */
+    if (pb_path_segment_decode(s, n, tmp) < 0)
         return -1;
-    return pb_params_add(p, name, strlen(name), buf, o);
+    return pb_params_add(p, name, strlen(name), tmp->data, tmp->len);
 }
 
 /* Marks the worker busy on the scoreboard so the master can name the
@@ -155,7 +131,7 @@ static int run_handler(pb_req *req)
 {
     const pb_match *m = &req->match;
     for (int i = 0; i < m->nparams; i++)
-        if (add_route_param(&req->in.route, m->params[i].name, m->params[i].value,
+        if (add_route_param(req->w, &req->in.route, m->params[i].name, m->params[i].value,
                             m->params[i].len) < 0)
             return 400;
     req->route = m->entry->def;
