@@ -73,8 +73,8 @@ enum pb_route_flags {
 typedef int (*pb_handler)(pb_req *req);
 
 typedef struct pb_route {
-    unsigned methods;       /* pb_method bits */
-    const char *pattern;    /* "/crm/leads/:id": literal segments and :params */
+    unsigned methods;    /* pb_method bits */
+    const char *pattern; /* "/crm/leads/:id": literal segments and :params */
     pb_handler handler;
     const char *permission; /* "resource:action", or NULL with PB_PUBLIC */
     unsigned flags;         /* pb_route_flags */
@@ -154,8 +154,8 @@ enum pb_input_flags {
 /* Options of a Set-Cookie; zeroed means a session cookie on path "/" that is
  * HttpOnly, SameSite=Lax, and Secure when the request came over TLS. */
 typedef struct pb_cookie_opts {
-    long max_age;      /* seconds; 0 = session cookie; < 0 deletes */
-    const char *path;  /* default "/" */
+    long max_age;         /* seconds; 0 = session cookie; < 0 deletes */
+    const char *path;     /* default "/" */
     bool script_readable; /* omit HttpOnly */
 } pb_cookie_opts;
 
@@ -202,10 +202,10 @@ struct pb_host {
      * Returns PB_OK with *out set; PB_ABSENT when missing and not
      * PB_REQUIRED (*out untouched); PB_INVALID after recording a per-field
      * message (see input_errors). */
-    int (*input_str)(pb_req *req, const char *name, unsigned flags, size_t minlen,
-                     size_t maxlen, const char **out);
-    int (*input_int)(pb_req *req, const char *name, unsigned flags, long long min,
-                     long long max, long long *out);
+    int (*input_str)(pb_req *req, const char *name, unsigned flags, size_t minlen, size_t maxlen,
+                     const char **out);
+    int (*input_int)(pb_req *req, const char *name, unsigned flags, long long min, long long max,
+                     long long *out);
     int (*input_bool)(pb_req *req, const char *name, unsigned flags, bool *out);
     int (*input_uuid)(pb_req *req, const char *name, unsigned flags, const char **out);
     int (*input_email)(pb_req *req, const char *name, unsigned flags, const char **out);
@@ -226,8 +226,7 @@ struct pb_host {
      * refused (returns PB_INVALID). */
     int (*set_header)(pb_req *req, const char *name, const char *value);
     /* Adds a Set-Cookie. Returns PB_OK or PB_INVALID for a bad name/value. */
-    int (*set_cookie)(pb_req *req, const char *name, const char *value,
-                      const pb_cookie_opts *opts);
+    int (*set_cookie)(pb_req *req, const char *name, const char *value, const pb_cookie_opts *opts);
     /* Arranges a redirect to a local path ("/x", never "//host") and
      * returns the status to return from the handler (303 by default, or
      * the given 301/302/303/307/308); PB_INVALID for an off-site target. */

@@ -91,8 +91,8 @@ int pb_buf_put_int(pb_buf *b, long long v)
 
 /* Rendering spends much of its time here: a table lookup per byte, and
  * plain runs copied whole. */
-static const unsigned char html_special[256] = {['&'] = 1, ['<'] = 2, ['>'] = 3, ['"'] = 4,
-                                                ['\''] = 5};
+static const unsigned char html_special[256] = {
+    ['&'] = 1, ['<'] = 2, ['>'] = 3, ['"'] = 4, ['\''] = 5};
 static const char *const html_entity[] = {"", "&amp;", "&lt;", "&gt;", "&quot;", "&#39;"};
 static const unsigned char html_entity_len[] = {0, 5, 4, 4, 6, 5};
 

@@ -14,7 +14,10 @@ typedef struct pb_buf {
     size_t cap;
 } pb_buf;
 
-#define PB_BUF_INIT {NULL, 0, 0}
+#define PB_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Makes room for at least n more bytes. Returns 0, or -1 when out of memory. */
 int pb_buf_reserve(pb_buf *b, size_t n);

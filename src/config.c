@@ -147,8 +147,7 @@ static int append_path(const char *w, size_t n, void *vctx)
     return 0;
 }
 
-int pb_config_each_word(const char *list, int (*fn)(const char *w, size_t n, void *ctx),
-                        void *ctx)
+int pb_config_each_word(const char *list, int (*fn)(const char *w, size_t n, void *ctx), void *ctx)
 {
     const char *p = list;
     while (p && *p) {
@@ -197,7 +196,8 @@ static int opt_set(pb_config *c, const opt *o, const char *value, const char *ba
         return 0;
     case OPT_SIZE:
         if (parse_size(value, o->min, o->max, field) < 0) {
-            snprintf(err, errlen, "expects a size such as 512, 64k or 10M (%ld to %ld bytes), not \"%s\"",
+            snprintf(err, errlen,
+                     "expects a size such as 512, 64k or 10M (%ld to %ld bytes), not \"%s\"",
                      o->min, o->max, value);
             return -1;
         }

@@ -65,7 +65,6 @@ void pb_config_free(pb_config *c);
 
 /* Splits a space-separated list in place-safe fashion: calls fn for each
  * word with its length. Stops and returns fn's value when it is non-zero. */
-int pb_config_each_word(const char *list, int (*fn)(const char *w, size_t n, void *ctx),
-                        void *ctx);
+int pb_config_each_word(const char *list, int (*fn)(const char *w, size_t n, void *ctx), void *ctx);
 
 #endif

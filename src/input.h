@@ -20,9 +20,9 @@
 #include "plugboard.h"
 
 typedef struct pb_input {
-    pb_params route;   /* :name parameters, filled by the router */
+    pb_params route; /* :name parameters, filled by the router */
     pb_params query;
-    pb_params form;    /* urlencoded or multipart body */
+    pb_params form; /* urlencoded or multipart body */
     pb_params cookies;
     json_t *json;      /* JSON body, or NULL */
     json_t *errors;    /* field name -> message; NULL until the first error */

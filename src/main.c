@@ -101,12 +101,12 @@ static int cmd_routes(const pb_config *cfg, int as_json)
         const pb_route_entry *e = &ms.router.v[i];
         char methods[64];
         pb_router_allow_string(e->def->methods, methods, sizeof methods);
-        json_array_append_new(
-            table, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "methods", methods, "pattern",
-                             e->def->pattern, "module", e->module, "permission",
-                             e->def->permission ? e->def->permission : "public", "json_only",
-                             (e->def->flags & PB_JSON_ONLY) != 0, "api",
-                             (e->def->flags & PB_NO_API) == 0));
+        json_array_append_new(table, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "methods", methods,
+                                               "pattern", e->def->pattern, "module", e->module,
+                                               "permission",
+                                               e->def->permission ? e->def->permission : "public",
+                                               "json_only", (e->def->flags & PB_JSON_ONLY) != 0,
+                                               "api", (e->def->flags & PB_NO_API) == 0));
     }
     if (as_json) {
         char *s = json_dumps(table, JSON_INDENT(2));
@@ -117,10 +117,10 @@ static int cmd_routes(const pb_config *cfg, int as_json)
         size_t i;
         json_t *r;
         json_array_foreach(table, i, r)
-        printf("%-24s %-32s %-10s %s\n", json_string_value(json_object_get(r, "methods")),
-               json_string_value(json_object_get(r, "pattern")),
-               json_string_value(json_object_get(r, "module")),
-               json_string_value(json_object_get(r, "permission")));
+            printf("%-24s %-32s %-10s %s\n", json_string_value(json_object_get(r, "methods")),
+                   json_string_value(json_object_get(r, "pattern")),
+                   json_string_value(json_object_get(r, "module")),
+                   json_string_value(json_object_get(r, "permission")));
     }
     json_decref(table);
     pb_modset_free(&ms);
@@ -132,18 +132,26 @@ static int cmd_routes(const pb_config *cfg, int as_json)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {"version", no_argument, NULL, 'V'},
-                                              {NULL, 0, NULL, 0}};
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
     const char *config_arg = NULL;
     int ch;
     /* '+': stop at the first command so its own options reach it. */
     while ((ch = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'c': config_arg = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("plugboard %s (module ABI %d)\n", PACKAGE_VERSION, PB_ABI_VERSION); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            config_arg = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("plugboard %s (module ABI %d)\n", PACKAGE_VERSION, PB_ABI_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     const char *cmd = optind < argc ? argv[optind] : "serve";

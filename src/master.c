@@ -221,8 +221,9 @@ static void enforce_timeouts(pb_master *m)
             continue;
         w->timed_out = 1;
         m->sb->timeouts++;
-        pb_log(PB_LOG_ERROR, "request timeout: worker %d spent over %ld s on %s (module %s); killed",
-               (int)w->pid, m->cfg->request_timeout, w->route, w->module);
+        pb_log(PB_LOG_ERROR,
+               "request timeout: worker %d spent over %ld s on %s (module %s); killed", (int)w->pid,
+               m->cfg->request_timeout, w->route, w->module);
         kill(w->pid, SIGKILL);
     }
 }
@@ -347,8 +348,7 @@ static void run_loop(pb_master *m)
             if (live_workers(m) == 0)
                 return;
             if (pb_now_ns() > m->stop_deadline) {
-                pb_log(PB_LOG_WARN, "drain deadline passed: killing %d worker(s)",
-                       live_workers(m));
+                pb_log(PB_LOG_WARN, "drain deadline passed: killing %d worker(s)", live_workers(m));
                 signal_workers(m, SIGKILL);
                 m->stop_deadline = INT64_MAX;
             }
@@ -385,8 +385,8 @@ int pb_master_run(const pb_config *cfg)
     m.sb->nworkers = (uint32_t)cfg->workers;
     for (int i = 0; i < cfg->workers; i++)
         spawn(&m, i);
-    pb_log(PB_LOG_INFO, "serving on %s with %ld workers and %zu modules", cfg->socket,
-           cfg->workers, m.plan.n);
+    pb_log(PB_LOG_INFO, "serving on %s with %ld workers and %zu modules", cfg->socket, cfg->workers,
+           m.plan.n);
     run_loop(&m);
     pb_log(PB_LOG_INFO, "stopped");
     rc = 0;

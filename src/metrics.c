@@ -4,6 +4,7 @@
 #include "metrics.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,9 +33,9 @@ double pb_metrics_quantile(const uint64_t *hist, double q)
 
 static json_t *worker_json(const pb_sb_worker *w, int64_t now)
 {
-    json_t *o = json_pack("{s:i, s:i, s:s, s:I}", "pid", (int)w->pid, "generation",
-                          (int)w->generation, "state", pb_sb_state_name(w->state), "requests",
-                          (json_int_t)w->requests);
+    json_t *o =
+        json_pack("{s:i, s:i, s:s, s:I}", "pid", (int)w->pid, "generation", (int)w->generation,
+                  "state", pb_sb_state_name(w->state), "requests", (json_int_t)w->requests);
     if (w->state == PB_W_BUSY) {
         json_object_set_new(o, "route", json_string(w->route));
         json_object_set_new(o, "module", json_string(w->module));
@@ -58,6 +59,19 @@ static json_t *route_json(const pb_sb_route *r)
                      round(mean * 100) / 100, "p50_ms", p50, "p99_ms", p99);
 }
 
+/* "3 d 4 h", "5 h 12 m", "7 m 3 s", "42 s": the two largest units. */
+static void duration_text(int64_t s, char *out, size_t n)
+{
+    if (s >= 86400)
+        snprintf(out, n, "%lld d %lld h", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+    else if (s >= 3600)
+        snprintf(out, n, "%lld h %lld m", (long long)(s / 3600), (long long)(s % 3600 / 60));
+    else if (s >= 60)
+        snprintf(out, n, "%lld m %lld s", (long long)(s / 60), (long long)(s % 60));
+    else
+        snprintf(out, n, "%lld s", (long long)s);
+}
+
 json_t *pb_metrics_status(const pb_scoreboard *sb, const pb_config *cfg)
 {
     int64_t now = pb_now_ns();
@@ -74,21 +88,24 @@ json_t *pb_metrics_status(const pb_scoreboard *sb, const pb_config *cfg)
     for (int i = 0; i < PB_SB_ROUTES; i++)
         if (__atomic_load_n(&sb->routes[i].used, __ATOMIC_ACQUIRE) == 2)
             json_array_append_new(routes, route_json(&sb->routes[i]));
-    char started[32];
+    char started[32], started_text[32], uptime_text[32];
     time_t t = (time_t)sb->started_wall;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_pack("{s:s, s:s, s:I, s:i, s:{s:i, s:i, s:i, s:i, s:i, s:o}, s:I, s:I, s:I, s:I, "
-                     "s:o}",
-                     "version", PACKAGE_VERSION, "started_at", started, "uptime_seconds",
-                     (json_int_t)((now - sb->started_ns) / 1000000000), "generation",
-                     (int)sb->generation, "workers", "configured", (int)cfg->workers, "starting",
-                     counts[PB_W_STARTING], "idle", counts[PB_W_IDLE], "busy", counts[PB_W_BUSY],
-                     "draining", counts[PB_W_DRAINING], "list", workers, "respawns",
-                     (json_int_t)sb->respawns, "crashes", (json_int_t)sb->crashes, "timeouts",
-                     (json_int_t)sb->timeouts, "recycled", (json_int_t)sb->recycled, "routes",
-                     routes);
+    strftime(started_text, sizeof started_text, "%Y-%m-%d %H:%M UTC", &tm);
+    int64_t up = (now - sb->started_ns) / 1000000000;
+    duration_text(up, uptime_text, sizeof uptime_text);
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:i, s:{s:i, s:i, s:i, s:i, s:i, s:o}, s:I, s:I, "
+                     "s:I, s:I, s:o}",
+                     "version", PACKAGE_VERSION, "started_at", started, "started_text",
+                     started_text, "uptime_seconds", (json_int_t)up, "uptime_text", uptime_text,
+                     "generation", (int)sb->generation, "workers", "configured", (int)cfg->workers,
+                     "starting", counts[PB_W_STARTING], "idle", counts[PB_W_IDLE], "busy",
+                     counts[PB_W_BUSY], "draining", counts[PB_W_DRAINING], "list", workers,
+                     "respawns", (json_int_t)sb->respawns, "crashes", (json_int_t)sb->crashes,
+                     "timeouts", (json_int_t)sb->timeouts, "recycled", (json_int_t)sb->recycled,
+                     "routes", routes);
 }
 
 /* Prometheus label values escape backslash, double quote and newline. */
@@ -184,12 +201,13 @@ int pb_metrics_prometheus(const pb_scoreboard *sb, pb_buf *b)
     prom_counter(b, "plugboard_request_timeouts_total",
                  "Requests whose worker was killed for running past request_timeout.", "counter",
                  sb->timeouts);
-    prom_counter(b, "plugboard_workers_recycled_total",
-                 "Workers that exited after max_requests.", "counter", sb->recycled);
+    prom_counter(b, "plugboard_workers_recycled_total", "Workers that exited after max_requests.",
+                 "counter", sb->recycled);
     prom_counter(b, "plugboard_generation", "The current worker generation.", "gauge",
                  sb->generation);
-    pb_buf_printf(b, "# HELP plugboard_uptime_seconds Seconds since the master started.\n"
-                     "# TYPE plugboard_uptime_seconds gauge\nplugboard_uptime_seconds %.3f\n",
+    pb_buf_printf(b,
+                  "# HELP plugboard_uptime_seconds Seconds since the master started.\n"
+                  "# TYPE plugboard_uptime_seconds gauge\nplugboard_uptime_seconds %.3f\n",
                   (double)(pb_now_ns() - sb->started_ns) / 1e9);
     return b->data ? 0 : -1;
 }
@@ -207,10 +225,10 @@ json_t *pb_metrics_modules(const pb_modset *ms)
                                                     "pattern", r->pattern, "permission",
                                                     r->permission ? r->permission : "public"));
         }
-        json_array_append_new(mods, json_pack("{s:s, s:s, s:I, s:o}", "name", m->name, "version",
-                                              m->version ? m->version : "", "route_count",
-                                              (json_int_t)json_array_size(routes), "routes",
-                                              routes));
+        json_array_append_new(mods,
+                              json_pack("{s:s, s:s, s:I, s:o}", "name", m->name, "version",
+                                        m->version ? m->version : "", "route_count",
+                                        (json_int_t)json_array_size(routes), "routes", routes));
     }
     return mods;
 }

@@ -17,15 +17,14 @@
 /* Any fixed key: all runners of this database contend for the same lock. */
 #define MIGRATE_LOCK_KEY "7213567101"
 
-static const char bootstrap_sql[] =
-    "CREATE SCHEMA IF NOT EXISTS core;"
-    "CREATE TABLE IF NOT EXISTS core.migrations ("
-    "  module text NOT NULL,"
-    "  version integer NOT NULL,"
-    "  name text NOT NULL,"
-    "  checksum text NOT NULL,"
-    "  applied_at timestamptz NOT NULL DEFAULT now(),"
-    "  PRIMARY KEY (module, version))";
+static const char bootstrap_sql[] = "CREATE SCHEMA IF NOT EXISTS core;"
+                                    "CREATE TABLE IF NOT EXISTS core.migrations ("
+                                    "  module text NOT NULL,"
+                                    "  version integer NOT NULL,"
+                                    "  name text NOT NULL,"
+                                    "  checksum text NOT NULL,"
+                                    "  applied_at timestamptz NOT NULL DEFAULT now(),"
+                                    "  PRIMARY KEY (module, version))";
 
 typedef struct migration {
     char module[64];
@@ -45,8 +44,8 @@ static int exec_ok(PGconn *c, const char *sql, int nparams, const char *const *p
                    size_t errlen)
 {
     /* Without parameters, PQexec: it runs several ;-separated statements. */
-    PGresult *r = nparams ? PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
-                          : PQexec(c, sql);
+    PGresult *r =
+        nparams ? PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0) : PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
     int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (!ok)
@@ -192,8 +191,9 @@ static int apply_one(PGconn *c, const pb_config *cfg, const migration *m, char *
     hex_checksum(sql, len, sum);
     snprintf(version, sizeof version, "%d", m->version);
     const char *key[] = {m->module, version};
-    PGresult *r = PQexecParams(c, "SELECT checksum FROM core.migrations WHERE module=$1 AND "
-                                  "version=$2",
+    PGresult *r = PQexecParams(c,
+                               "SELECT checksum FROM core.migrations WHERE module=$1 AND "
+                               "version=$2",
                                2, NULL, key, NULL, NULL, 0);
     int done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
     if (done && strcmp(PQgetvalue(r, 0, 0), sum) != 0)
@@ -218,8 +218,9 @@ static int apply_one(PGconn *c, const pb_config *cfg, const migration *m, char *
                      PQresultErrorMessage(r));
         } else {
             const char *row[] = {m->module, version, m->name, sum};
-            if (exec_ok(c, "INSERT INTO core.migrations (module, version, name, checksum) "
-                           "VALUES ($1, $2, $3, $4)",
+            if (exec_ok(c,
+                        "INSERT INTO core.migrations (module, version, name, checksum) "
+                        "VALUES ($1, $2, $3, $4)",
                         4, row, why, sizeof why) == 0 &&
                 exec_ok(c, "COMMIT", 0, NULL, why, sizeof why) == 0)
                 rc = 1;

@@ -194,8 +194,7 @@ static int check_descriptor(const pb_modset *ms, const pb_module *m, const char 
             snprintf(err, errlen, "route %s: template \"%s\" not found", r->pattern, r->template);
             rc = -1;
         } else if (!r->template && !(r->flags & PB_JSON_ONLY)) {
-            snprintf(err, errlen, "route %s names no template and is not PB_JSON_ONLY",
-                     r->pattern);
+            snprintf(err, errlen, "route %s names no template and is not PB_JSON_ONLY", r->pattern);
             rc = -1;
         }
     }
@@ -213,15 +212,18 @@ static int add_record(pb_modset *ms, const pb_module *m, void *handle, const cha
         ms->v = v;
         ms->cap = cap;
     }
-    char *copy = strdup(path);
-    if (copy == NULL)
+    pb_module_rec *rec = &ms->v[ms->n];
+    rec->path = strdup(path);
+    if (rec->path == NULL)
         return -1;
-    ms->v[ms->n++] = (pb_module_rec){m, handle, copy};
+    rec->desc = m;
+    rec->handle = handle;
+    ms->n++;
     return 0;
 }
 
-int pb_module_load(pb_modset *ms, const char *path, const pb_host *host, pb_tpl_set *tpl,
-                   char *err, size_t errlen)
+int pb_module_load(pb_modset *ms, const char *path, const pb_host *host, pb_tpl_set *tpl, char *err,
+                   size_t errlen)
 {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (h == NULL) {

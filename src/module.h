@@ -49,8 +49,8 @@ int pb_module_candidates(const pb_config *c, pb_pathlist *out, char *err, size_t
  * (well formed, no clash, templates present in tpl), then init(host).
  * Returns 0, 1 when a dependency is not loaded yet (try again after
  * others), or -1 with the reason in err; on failure nothing is kept. */
-int pb_module_load(pb_modset *ms, const char *path, const pb_host *host, pb_tpl_set *tpl,
-                   char *err, size_t errlen);
+int pb_module_load(pb_modset *ms, const char *path, const pb_host *host, pb_tpl_set *tpl, char *err,
+                   size_t errlen);
 
 enum pb_load_event { PB_LOAD_TRY, PB_LOAD_OK, PB_LOAD_REFUSED };
 
@@ -76,7 +76,6 @@ pb_tpl_set *pb_templates_load(const pb_config *c, char *err, size_t errlen);
 /* Runs the probe in a child process and fills plan with the accepted
  * module paths. Logs one line per refused module. Returns 0, or -1 when
  * the probe itself could not run or the templates do not compile (err). */
-int pb_probe(const pb_config *c, const pb_host *host, pb_pathlist *plan, char *err,
-             size_t errlen);
+int pb_probe(const pb_config *c, const pb_host *host, pb_pathlist *plan, char *err, size_t errlen);
 
 #endif

@@ -16,11 +16,11 @@
 
 /* Caps applied to everything a client sends; all come from the config. */
 typedef struct pb_limits {
-    size_t body_max;   /* bytes of request body, uploads included */
-    size_t fields_max; /* fields per source (query, form, cookies, multipart parts) */
-    size_t name_max;   /* bytes of a field name */
-    size_t value_max;  /* bytes of a non-file field value */
-    size_t upload_max; /* bytes of one uploaded file */
+    size_t body_max;    /* bytes of request body, uploads included */
+    size_t fields_max;  /* fields per source (query, form, cookies, multipart parts) */
+    size_t name_max;    /* bytes of a field name */
+    size_t value_max;   /* bytes of a non-file field value */
+    size_t upload_max;  /* bytes of one uploaded file */
     size_t uploads_max; /* files per request */
 } pb_limits;
 

@@ -79,16 +79,25 @@ void pb_render_error(pb_req *req, int status, const char *message)
 static const char *default_message(int status)
 {
     switch (status) {
-    case 400: return "The request could not be understood. Check the form and try again.";
-    case 403: return "You do not have permission to do this.";
-    case 404: return "There is nothing at this address. Check the link, or go back to the start page.";
-    case 409: return "This conflicts with a change made meanwhile. Reload and try again.";
-    case 413: return "What you sent is too large.";
-    case 422: return "Some fields need attention.";
-    case 429: return "Too many requests. Wait a moment and try again.";
-    case 503: return "This service is unavailable for a moment. Try again shortly.";
-    default: return status >= 500 ? "Something went wrong on our side; it has been logged."
-                                  : "The request could not be completed.";
+    case 400:
+        return "The request could not be understood. Check the form and try again.";
+    case 403:
+        return "You do not have permission to do this.";
+    case 404:
+        return "There is nothing at this address. Check the link, or go back to the start page.";
+    case 409:
+        return "This conflicts with a change made meanwhile. Reload and try again.";
+    case 413:
+        return "What you sent is too large.";
+    case 422:
+        return "Some fields need attention.";
+    case 429:
+        return "Too many requests. Wait a moment and try again.";
+    case 503:
+        return "This service is unavailable for a moment. Try again shortly.";
+    default:
+        return status >= 500 ? "Something went wrong on our side; it has been logged."
+                             : "The request could not be completed.";
     }
 }
 

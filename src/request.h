@@ -41,8 +41,8 @@ struct pb_req {
     int status;
     json_t *model;
     const char *template;
-    pb_buf *headers; /* extra "Name: value\r\n" lines (the worker's, reused) */
-    pb_buf *body;    /* the rendered or raw body (the worker's, reused) */
+    pb_buf *headers;    /* extra "Name: value\r\n" lines (the worker's, reused) */
+    pb_buf *body;       /* the rendered or raw body (the worker's, reused) */
     char *content_type; /* of the raw body */
     bool raw;           /* body holds the full response body */
 };

@@ -62,8 +62,8 @@ void pb_router_allow_string(unsigned allow, char *out, size_t n)
  * literal pattern segment: keeps patterns plain. */
 static int literal_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 static int param_name_ok(const char *s, size_t n)
@@ -108,7 +108,8 @@ static int parse_pattern(const char *pattern, char **storage, char **segs, unsig
             *slash = '\0';
         if (p[0] == ':') {
             if (!param_name_ok(p + 1, len - 1)) {
-                snprintf(err, errlen, "route pattern \"%s\": bad parameter name \"%s\"", pattern, p);
+                snprintf(err, errlen, "route pattern \"%s\": bad parameter name \"%s\"", pattern,
+                         p);
                 goto fail;
             }
             *params |= 1u << n;
@@ -326,4 +327,3 @@ void pb_router_free(pb_router *r)
     free(r->v);
     memset(r, 0, sizeof *r);
 }
-

@@ -22,7 +22,7 @@ typedef struct pb_route_entry {
     const pb_route *def;
     const char *module; /* the owning module's name */
     void *owner;        /* the owning module record */
-    char *storage; /* owns the text segs point into */
+    char *storage;      /* owns the text segs point into */
     int nsegs;
     char *segs[PB_ROUTE_MAX_SEGS]; /* literal text, or the param name */
     unsigned params;               /* bit i set: segment i is a :param */

@@ -7,8 +7,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
-const double pb_sb_bucket_le[PB_SB_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                   0.05,   0.1,   0.25,   0.5,   1,    2.5,   10};
+const double pb_sb_bucket_le[PB_SB_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                   0.1,    0.25,  0.5,    1,     2.5,  10};
 
 pb_scoreboard *pb_sb_create(void)
 {

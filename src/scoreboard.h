@@ -39,7 +39,7 @@ typedef struct pb_sb_worker {
 } pb_sb_worker;
 
 typedef struct pb_sb_route {
-    uint32_t used; /* 0 free, 1 being claimed, 2 ready */
+    uint32_t used;            /* 0 free, 1 being claimed, 2 ready */
     char key[PB_SB_ROUTELEN]; /* "GET /crm/leads/:id" */
     char module[PB_SB_MODLEN];
     uint64_t count;

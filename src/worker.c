@@ -70,8 +70,8 @@ static json_t *collect_nav(const pb_modset *ms)
     size_t n = 0;
     for (size_t i = 0; i < ms->n; i++)
         for (const pb_nav *nv = ms->v[i].desc->nav; nv && nv->label && n < 256; nv++)
-            items[n++] = json_pack("{s:s, s:s, s:i}", "label", nv->label, "href", nv->href,
-                                   "order", nv->order);
+            items[n++] = json_pack("{s:s, s:s, s:i}", "label", nv->label, "href", nv->href, "order",
+                                   nv->order);
     if (n > 1)
         qsort(items, n, sizeof *items, by_order);
     json_t *nav = json_array();
@@ -139,8 +139,8 @@ static int run_handler(pb_req *req)
     req->template = req->route->template;
     int status = req->route->handler(req);
     if (status < 0) {
-        pb_log(PB_LOG_ERROR, "handler %s %s of module %s failed", req->method,
-               req->route->pattern, req->module);
+        pb_log(PB_LOG_ERROR, "handler %s %s of module %s failed", req->method, req->route->pattern,
+               req->module);
         return 500;
     }
     return status == 0 ? 200 : status;
@@ -270,7 +270,10 @@ void pb_worker_main(const pb_config *cfg, pb_scoreboard *sb, int slot, uint32_t 
     pb_log_role("worker");
     sigset_t waitmask;
     install_signals(&waitmask);
-    pb_worker w = {.cfg = cfg, .sb = sb, .slot = &sb->workers[slot], .generation = generation,
+    pb_worker w = {.cfg = cfg,
+                   .sb = sb,
+                   .slot = &sb->workers[slot],
+                   .generation = generation,
                    .listen_fd = listen_fd};
     worker_init(&w, plan);
     FCGX_Init();

@@ -31,11 +31,11 @@ typedef struct pb_worker {
     pb_tpl_set *tpl;
     pb_db db;
     pb_kv kv;
-    json_t *modules_json; /* host->modules: built once, read-only */
-    json_t *site;         /* the "site" object pages see; path and current nav set per request */
-    pb_buf out;           /* the response being written, reused */
-    pb_buf headers;       /* extra response headers, reused */
-    pb_buf body;          /* the response body, reused */
+    json_t *modules_json;  /* host->modules: built once, read-only */
+    json_t *site;          /* the "site" object pages see; path and current nav set per request */
+    pb_buf out;            /* the response being written, reused */
+    pb_buf headers;        /* extra response headers, reused */
+    pb_buf body;           /* the response body, reused */
     pb_sb_route *unrouted; /* scoreboard counters for requests no route took */
     uint64_t served;
 } pb_worker;

@@ -40,13 +40,13 @@ static int check(pb_req *req, json_t *checks, const char *name,
 static int probe_postgres(pb_req *req, char *err, size_t errlen)
 {
     json_t *rows = NULL;
-    int n = host->db_query(req, "SELECT installed_at FROM system.instance LIMIT 1", 0, NULL,
-                           &rows);
+    int n = host->db_query(req, "SELECT installed_at FROM system.instance LIMIT 1", 0, NULL, &rows);
     json_decref(rows);
     if (n == 1)
         return PB_OK;
-    snprintf(err, errlen, "%s", n < 0 ? "PostgreSQL query failed (see the log)"
-                                      : "system.instance is empty: run plugboard migrate");
+    snprintf(err, errlen, "%s",
+             n < 0 ? "PostgreSQL query failed (see the log)"
+                   : "system.instance is empty: run plugboard migrate");
     return PB_ERROR;
 }
 
@@ -63,9 +63,8 @@ static int healthz(pb_req *req)
         char down[64] = "";
         const char *name;
         json_t *c;
-        json_object_foreach(checks, name, c) if (!json_is_true(json_object_get(c, "ok")))
-            snprintf(down + strlen(down), sizeof down - strlen(down), "%s%s", down[0] ? ", " : "",
-                     name);
+        json_object_foreach(checks, name, c) if (!json_is_true(json_object_get(c, "ok"))) snprintf(
+            down + strlen(down), sizeof down - strlen(down), "%s%s", down[0] ? ", " : "", name);
         json_object_set_new(model, "down", json_string(down));
     }
     return ok ? 200 : 503;

@@ -37,8 +37,9 @@ static int echo(pb_req *req)
             sum = sum * 31 + (unsigned char)ch;
         if (f)
             fclose(f);
-        json_object_set_new(m, "file", json_pack("{s:s, s:I, s:I}", "filename", filename, "size",
-                                                 (json_int_t)size, "hash", (json_int_t)(sum & 0xffffffff)));
+        json_object_set_new(m, "file",
+                            json_pack("{s:s, s:I, s:I}", "filename", filename, "size",
+                                      (json_int_t)size, "hash", (json_int_t)(sum & 0xffffffff)));
     }
     return 200;
 }
@@ -66,9 +67,10 @@ static int typed(pb_req *req)
     host->input_uuid(req, "id", 0, &id);
     host->input_email(req, "email", 0, &email);
     int has_day = host->input_date(req, "day", 0, &day);
-    json_object_set_new(m, "values", json_pack("{s:s?, s:I, s:b, s:s?, s:s?}", "title", title, "n",
-                                               (json_int_t)n, "flag", has_flag == PB_OK && flag,
-                                               "id", id, "email", email));
+    json_object_set_new(m, "values",
+                        json_pack("{s:s?, s:I, s:b, s:s?, s:s?}", "title", title, "n",
+                                  (json_int_t)n, "flag", has_flag == PB_OK && flag, "id", id,
+                                  "email", email));
     if (has_day == PB_OK) {
         char d[16];
         snprintf(d, sizeof d, "%04d-%02d-%02d", day.year, day.month, day.day);
@@ -94,8 +96,7 @@ static int cookie(pb_req *req)
 {
     json_t *m = host->model(req);
     json_object_set_new(m, "good", json_integer(host->set_cookie(req, "flavour", "oat", NULL)));
-    json_object_set_new(m, "bad_value",
-                        json_integer(host->set_cookie(req, "x", "a;b", NULL)));
+    json_object_set_new(m, "bad_value", json_integer(host->set_cookie(req, "x", "a;b", NULL)));
     json_object_set_new(m, "bad_header",
                         json_integer(host->set_header(req, "X-Test", "a\r\nInjected: 1")));
     host->set_header(req, "X-Test", "ok");

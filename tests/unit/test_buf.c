@@ -31,8 +31,7 @@ static void test_put_int_covers_the_range(void **state)
     pb_buf_put_int(&b, LLONG_MAX);
     pb_buf_putc(&b, ' ');
     pb_buf_put_int(&b, LLONG_MIN);
-    assert_string_equal(pb_buf_cstr(&b),
-                        "0 -42 9223372036854775807 -9223372036854775808");
+    assert_string_equal(pb_buf_cstr(&b), "0 -42 9223372036854775807 -9223372036854775808");
     pb_buf_free(&b);
 }
 

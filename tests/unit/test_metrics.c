@@ -54,7 +54,8 @@ static void test_prometheus_has_cumulative_buckets(void **state)
     pb_buf b = PB_BUF_INIT;
     assert_int_equal(pb_metrics_prometheus(sb, &b), 0);
     const char *t = pb_buf_cstr(&b);
-    assert_non_null(strstr(t, "plugboard_requests_total{route=\"GET /x\",module=\"sys\",status=\"2xx\"} 2"));
+    assert_non_null(
+        strstr(t, "plugboard_requests_total{route=\"GET /x\",module=\"sys\",status=\"2xx\"} 2"));
     assert_non_null(strstr(t, "le=\"0.0005\"} 1"));
     assert_non_null(strstr(t, "le=\"+Inf\"} 2"));
     assert_non_null(strstr(t, "# TYPE plugboard_request_duration_seconds histogram"));
@@ -73,6 +74,20 @@ static void test_prometheus_escapes_labels(void **state)
     pb_buf_free(&b);
 }
 
+static void test_status_has_readable_uptime(void **state)
+{
+    (void)state;
+    pb_scoreboard *sb = pb_sb_create();
+    sb->started_ns -= 3725LL * 1000000000; /* 1 h 2 m 5 s ago */
+    pb_config cfg;
+    pb_config_defaults(&cfg);
+    json_t *st = pb_metrics_status(sb, &cfg);
+    assert_string_equal(json_string_value(json_object_get(st, "uptime_text")), "1 h 2 m");
+    assert_int_equal(json_integer_value(json_object_get(st, "uptime_seconds")), 3725);
+    json_decref(st);
+    pb_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -81,6 +96,7 @@ int main(void)
         cmocka_unit_test(test_quantile_interpolates_in_bucket),
         cmocka_unit_test(test_prometheus_has_cumulative_buckets),
         cmocka_unit_test(test_prometheus_escapes_labels),
+        cmocka_unit_test(test_status_has_readable_uptime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
