@@ -65,7 +65,7 @@ pb_env() {
 	PB_PG_DATA=$PB_VAR/pg
 	PB_PG_SOCKDIR=$PB_RUN/pg
 	: "${PB_PG_PORT:=5432}" "${PB_PG_BIN:=/usr/lib/postgresql/15/bin}"
-	: "${PB_WORKERS:=4}" "${PB_BODY_MAX:=10M}" "${PB_LOG_LEVEL:=info}"
+	: "${PB_WORKERS:=auto}" "${PB_BODY_MAX:=10M}" "${PB_LOG_LEVEL:=info}"
 	: "${PB_MODULES_ENABLED:=*}" "${PB_DRAIN_TIMEOUT:=10}"
 	: "${PB_START_TIMEOUT:=20}" "${PB_JOBS:=2}"
 	PB_PG_CONNINFO="host=$PB_PG_SOCKDIR port=$PB_PG_PORT dbname=plugboard user=plugboard_app"

@@ -35,7 +35,7 @@ class CommandLineTest(unittest.TestCase):
     def test_check_config_prints_effective_values(self):
         out = run("-c", os.path.join(pb.ROOT, "plugboard.ini"), "check-config")
         self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("workers = 4", out.stdout)
+        self.assertIn(f"workers = {3 * os.cpu_count()}", out.stdout)
         self.assertIn("body_max = 10485760", out.stdout)
 
     def test_check_config_names_file_line_and_option(self):
