@@ -38,6 +38,10 @@ int pb_buf_vprintf(pb_buf *b, const char *fmt, va_list ap);
 /* Appends v in decimal. Returns 0 or -1. */
 int pb_buf_put_int(pb_buf *b, long long v);
 
+/* Appends d as JavaScript prints it: the shortest digits that read back
+ * as the same double ("1.21", "100", "1e+21"; -0 as "0"). Returns 0 or -1. */
+int pb_buf_put_real(pb_buf *b, double d);
+
 /* Appends s with the five HTML-significant characters (& < > " ') escaped. */
 int pb_buf_html_escape(pb_buf *b, const char *s, size_t n);
 

@@ -5,19 +5,15 @@
 
 #include <string.h>
 
+#include "jsonout.h"
 #include "log.h"
 #include "response.h"
-
-static int dump_to_buf(const char *p, size_t n, void *data)
-{
-    return pb_buf_append(data, p, n);
-}
 
 static void send_json(pb_req *req, int status, json_t *v)
 {
     pb_buf *b = req->body;
     pb_buf_reset(b);
-    if (json_dump_callback(v, dump_to_buf, b, JSON_COMPACT) < 0) {
+    if (pb_json_write(b, v) < 0) {
         pb_response_write(req, 500, "text/plain; charset=utf-8", "out of memory\n", 14);
         return;
     }

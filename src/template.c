@@ -1021,69 +1021,6 @@ static int value_truthy(const json_t *v)
     }
 }
 
-/* Writes d the way JavaScript's Number#toString does: the shortest digits
- * that read back as d, in plain notation for 1e-7 < |d| < 1e21, else as
- * d.ddde+x. 1.210 -> "1.21", 100.0 -> "100", 1e21 -> "1e+21". Returns the
- * length written to out (at least 32 bytes). */
-static size_t format_real(double d, char *out)
-{
-    if (d == 0.0) /* -0 too, as in JavaScript */
-        return (size_t)sprintf(out, "0");
-    if (!isfinite(d)) /* jansson never holds these; kept for safety */
-        return (size_t)sprintf(out, "%s", isnan(d) ? "NaN" : d < 0 ? "-Infinity" : "Infinity");
-    if (fabs(d) < 1e15 && d == (double)(long long)d) /* common, and cheap */
-        return (size_t)sprintf(out, "%lld", (long long)d);
-    /* Any decimal of at most 15 digits survives a trip through a normal
-     * double (DBL_DIG), so when 15 digits read back as d, dropping their
-     * trailing zeros gives the shortest form; otherwise 16 or 17 digits are
-     * needed. Subnormals hold fewer digits and are searched from 1. */
-    char e[40];
-    for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec - 1, d);
-        if (strtod(e, NULL) == d)
-            break;
-    }
-    char digits[32] = {'0'}; /* 17 digits at most; room for plain notation's 21 */
-    int k = 0;
-    const char *p = e + (e[0] == '-');
-    for (; *p != '\0' && *p != 'e' && k < 17; p++)
-        if (*p >= '0' && *p <= '9')
-            digits[k++] = *p;
-    if (k == 0 || *p != 'e') /* cannot happen with %e; keeps the parse total */
-        return (size_t)sprintf(out, "%.17g", d);
-    int n = atoi(p + 1) + 1; /* the decimal point sits after n digits */
-    while (k > 1 && digits[k - 1] == '0')
-        k--;
-    char *o = out;
-    if (d < 0)
-        *o++ = '-';
-    if (k <= n && n <= 21) {
-        memcpy(o, digits, (size_t)k);
-        memset(o + k, '0', (size_t)(n - k));
-        o += n;
-    } else if (0 < n && n <= 21) {
-        memcpy(o, digits, (size_t)n);
-        o[n] = '.';
-        memcpy(o + n + 1, digits + n, (size_t)(k - n));
-        o += k + 1;
-    } else if (-6 < n && n <= 0) {
-        memcpy(o, "0.", 2);
-        memset(o + 2, '0', (size_t)-n);
-        memcpy(o + 2 - n, digits, (size_t)k);
-        o += 2 - n + k;
-    } else {
-        *o++ = digits[0];
-        if (k > 1) {
-            *o++ = '.';
-            memcpy(o, digits + 1, (size_t)(k - 1));
-            o += k - 1;
-        }
-        o += sprintf(o, "e%c%d", n - 1 < 0 ? '-' : '+', abs(n - 1));
-    }
-    *o = '\0';
-    return (size_t)(o - out);
-}
-
 struct dump_ctx {
     pb_buf *out;
     int escape;
@@ -1101,8 +1038,6 @@ static int dump_append(const char *buffer, size_t size, void *data)
  * compact JSON (handy in data- attributes). Returns 0 or -1. */
 static int value_emit(pb_buf *out, const json_t *v, int escape)
 {
-    char num[48];
-    size_t n;
     switch (v ? json_typeof(v) : JSON_NULL) {
     case JSON_STRING:
         return escape ? pb_buf_html_escape_str(out, json_string_value(v), json_string_length(v))
@@ -1110,8 +1045,7 @@ static int value_emit(pb_buf *out, const json_t *v, int escape)
     case JSON_INTEGER:
         return pb_buf_put_int(out, json_integer_value(v));
     case JSON_REAL:
-        n = format_real(json_real_value(v), num);
-        return pb_buf_append(out, num, n);
+        return pb_buf_put_real(out, json_real_value(v));
     case JSON_TRUE:
         return pb_buf_puts(out, "true");
     case JSON_FALSE:
