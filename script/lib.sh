@@ -527,6 +527,7 @@ pb_write_config() {
 		# the hanging-handler test is quick.
 		modules="$modules $PB_ROOT/build/tests/modules"
 		templates="$templates $PB_ROOT/tests/templates"
+		migrations="$migrations $PB_ROOT/tests/sql"
 		timeout=${PB_REQUEST_TIMEOUT:-3}
 	fi
 	if [ "$PB_MODE" = bench ]; then

@@ -35,6 +35,7 @@ void pb_db_close(pb_db *db)
     if (db->conn)
         PQfinish(db->conn);
     db->conn = NULL;
+    db->in_tx = 0; /* a lost connection took its transaction with it */
     for (size_t i = 0; i < db->nstmts; i++)
         free(db->stmts[i].sql);
     free(db->stmts);
@@ -157,6 +158,96 @@ json_t *pb_db_result_json(const PGresult *res)
     return rows;
 }
 
+void pb_db_request_begin(pb_db *db, const char *user_id, const char *team_id,
+                         const char *role_level)
+{
+    db->ctx[0] = user_id ? user_id : "";
+    db->ctx[1] = team_id ? team_id : "";
+    db->ctx[2] = role_level ? role_level : "0";
+    db->in_tx = 0;
+}
+
+/* The transaction-local settings row-level security policies read with
+ * current_setting('plugboard.user_id', true). */
+static const char context_sql[] = "SELECT set_config('plugboard.user_id', $1, true), "
+                                  "set_config('plugboard.team_id', $2, true), "
+                                  "set_config('plugboard.role_level', $3, true)";
+
+/* Reads one pipelined statement's result and the NULL that ends it. */
+static PGresult *pipeline_result(PGconn *c)
+{
+    PGresult *r = PQgetResult(c), *extra;
+    while ((extra = PQgetResult(c)) != NULL)
+        PQclear(extra);
+    return r;
+}
+
+static int result_ok(const PGresult *r)
+{
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* BEGIN, the context and the statement in one pipeline. Returns the
+ * statement's result (check its status), or NULL when the connection
+ * failed (err filled). */
+static PGresult *begin_and_exec(pb_db *db, long ctx_idx, long idx, int nparams,
+                                const char *const *params, char *err, size_t errlen)
+{
+    PGconn *c = db->conn;
+    if (!PQenterPipelineMode(c) || !PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(c, db->stmts[ctx_idx].name, 3, db->ctx, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(c, db->stmts[idx].name, nparams, params, NULL, NULL, 0) ||
+        !PQpipelineSync(c)) {
+        snprintf(err, errlen, "%s", PQerrorMessage(c));
+        pb_db_close(db);
+        return NULL;
+    }
+    PGresult *begin = pipeline_result(c), *ctx = pipeline_result(c), *res = pipeline_result(c);
+    PGresult *sync = PQgetResult(c); /* PGRES_PIPELINE_SYNC */
+    int synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    db->in_tx = result_ok(begin);
+    if (!result_ok(begin) || !result_ok(ctx)) {
+        PGresult *bad = !result_ok(begin) ? begin : ctx;
+        snprintf(err, errlen, "opening the request transaction: %s",
+                 bad ? PQresultErrorMessage(bad) : PQerrorMessage(c));
+    }
+    int ok = result_ok(begin) && result_ok(ctx);
+    PQclear(begin);
+    PQclear(ctx);
+    if (!synced || !PQexitPipelineMode(c)) {
+        snprintf(err, errlen, "pipeline out of step: %s", PQerrorMessage(c));
+        PQclear(res);
+        pb_db_close(db);
+        return NULL;
+    }
+    if (!ok) {
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+int pb_db_request_end(pb_db *db, int commit, char *err, size_t errlen)
+{
+    if (!db->in_tx)
+        return 0;
+    db->in_tx = 0;
+    PGresult *r = PQexec(db->conn, commit ? "COMMIT" : "ROLLBACK");
+    /* COMMIT of a failed transaction answers with the tag ROLLBACK. */
+    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK &&
+             strcmp(PQcmdStatus(r), commit ? "COMMIT" : "ROLLBACK") == 0;
+    if (!ok)
+        snprintf(err, errlen, "%s failed: %s", commit ? "COMMIT" : "ROLLBACK",
+                 r && PQresultStatus(r) != PGRES_COMMAND_OK ? PQresultErrorMessage(r)
+                                                            : "the transaction was rolled back");
+    PQclear(r);
+    if (!ok && PQstatus(db->conn) != CONNECTION_OK)
+        pb_db_close(db);
+    return ok ? 0 : -1;
+}
+
 /* Drops a connection that failed, so the next query reconnects. */
 static void db_check_broken(pb_db *db)
 {
@@ -174,11 +265,17 @@ int pb_db_query(pb_db *db, const char *sql, int nparams, const char *const *para
     if (db_connect(db, err, errlen) < 0)
         return -1;
     long idx = db_prepare(db, sql, nparams, err, errlen);
-    if (idx < 0) {
+    long ctx_idx = db->in_tx ? 0 : db_prepare(db, context_sql, 3, err, errlen);
+    if (idx < 0 || ctx_idx < 0) {
         db_check_broken(db);
         return -1;
     }
-    PGresult *res = PQexecPrepared(db->conn, db->stmts[idx].name, nparams, params, NULL, NULL, 0);
+    PGresult *res;
+    if (db->in_tx) {
+        res = PQexecPrepared(db->conn, db->stmts[idx].name, nparams, params, NULL, NULL, 0);
+    } else if ((res = begin_and_exec(db, ctx_idx, idx, nparams, params, err, errlen)) == NULL) {
+        return -1;
+    }
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
@@ -200,5 +297,18 @@ int pb_db_query(pb_db *db, const char *sql, int nparams, const char *const *para
 
 int pb_db_ping(pb_db *db, char *err, size_t errlen)
 {
-    return pb_db_query(db, "SELECT 1", 0, NULL, NULL, err, errlen) < 0 ? -1 : 0;
+    if (db->in_tx)
+        return pb_db_query(db, "SELECT 1", 0, NULL, NULL, err, errlen) < 0 ? -1 : 0;
+    if (db_connect(db, err, errlen) < 0)
+        return -1;
+    long idx = db_prepare(db, "SELECT 1", 0, err, errlen);
+    PGresult *r =
+        idx < 0 ? NULL : PQexecPrepared(db->conn, db->stmts[idx].name, 0, NULL, NULL, NULL, 0);
+    int ok = result_ok(r);
+    if (!ok && idx >= 0)
+        snprintf(err, errlen, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+    PQclear(r);
+    if (!ok)
+        db_check_broken(db);
+    return ok ? 0 : -1;
 }

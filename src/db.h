@@ -22,14 +22,31 @@ typedef struct pb_db {
     const char *conninfo;
     long statement_timeout; /* seconds */
     PGconn *conn;
-    pb_db_stmt *stmts; /* prepared on conn as "s<index>" */
+    /* The request's row-security context, set before its first query. */
+    const char *ctx[3]; /* plugboard.user_id, plugboard.team_id, plugboard.role_level */
+    int in_tx;          /* a transaction is open for the current request */
+    pb_db_stmt *stmts;  /* prepared on conn as "s<index>" */
     size_t nstmts, capstmts;
 } pb_db;
 
 /* Sets up (does not connect). */
 void pb_db_init(pb_db *db, const char *conninfo, long statement_timeout);
 
-/* Runs sql with text parameters (NULL = SQL NULL). When rows is not NULL,
+/* Starts a request: records its row-security context (user id, team id,
+ * role level; "" when anonymous). No I/O: the transaction begins with the
+ * request's first query, pipelined with it, so a request that touches no
+ * data pays nothing. The strings must outlive the request. */
+void pb_db_request_begin(pb_db *db, const char *user_id, const char *team_id,
+                         const char *role_level);
+
+/* Ends a request: COMMIT when commit is true, else ROLLBACK, if a
+ * transaction was opened. Returns 0, or -1 with err when the commit did
+ * not happen (the request must then answer with an error). */
+int pb_db_request_end(pb_db *db, int commit, char *err, size_t errlen);
+
+/* Runs sql with text parameters (NULL = SQL NULL), inside the request's
+ * transaction (opened on first use, with BEGIN, the context and this
+ * statement sent as one pipeline: one round trip). When rows is not NULL,
  * stores a new JSON array of row objects there. Returns the number of rows
  * returned or affected, or -1 with the server's message in err. A broken
  * connection is dropped so the next call reconnects. */
@@ -40,7 +57,8 @@ int pb_db_query(pb_db *db, const char *sql, int nparams, const char *const *para
  * typed by column type. Returns NULL when out of memory. */
 json_t *pb_db_result_json(const PGresult *res);
 
-/* One round trip ("SELECT 1" prepared). Returns 0 or -1 with err. */
+/* One round trip ("SELECT 1"), outside any request transaction unless one
+ * is already open: a liveness probe touches no data. Returns 0 or -1. */
 int pb_db_ping(pb_db *db, char *err, size_t errlen);
 
 /* Closes the connection and forgets prepared statements. */

@@ -123,6 +123,10 @@ static int scan_folder(const char *w, size_t n, void *vctx)
 static int by_module_version(const void *a, const void *b)
 {
     const migration *x = a, *y = b;
+    /* The host's own "core" first: every module may refer to it. */
+    int xc = strcmp(x->module, "core") == 0, yc = strcmp(y->module, "core") == 0;
+    if (xc != yc)
+        return yc - xc;
     int c = strcmp(x->module, y->module);
     return c ? c : x->version - y->version;
 }

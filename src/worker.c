@@ -137,13 +137,24 @@ static int run_handler(pb_req *req)
     req->route = m->entry->def;
     req->module = m->entry->module;
     req->template = req->route->template;
+    /* Anonymous until identity arrives: policies then see no user. */
+    pb_db_request_begin(&req->w->db, "", "", "0");
     int status = req->route->handler(req);
     if (status < 0) {
         pb_log(PB_LOG_ERROR, "handler %s %s of module %s failed", req->method, req->route->pattern,
                req->module);
+        status = 500;
+    }
+    status = status == 0 ? 200 : status;
+    /* Commit before anything is rendered: a page never claims a change
+     * that did not persist. Errors and refusals roll back. */
+    char err[512];
+    if (pb_db_request_end(&req->w->db, status < 400, err, sizeof err) < 0) {
+        pb_log(PB_LOG_ERROR, "%s %s of module %s: %s", req->method, req->route->pattern,
+               req->module, err);
         return 500;
     }
-    return status == 0 ? 200 : status;
+    return status;
 }
 
 /* A GET for "/x/" answers with a redirect to "/x" when that exists. */

@@ -34,28 +34,12 @@ static int check(pb_req *req, json_t *checks, const char *name,
     return ok;
 }
 
-/* The database check reads the row the system migration wrote, so it
- * proves the server answers, the schema is migrated and the application
- * role may read it: one round trip. */
-static int probe_postgres(pb_req *req, char *err, size_t errlen)
-{
-    json_t *rows = NULL;
-    int n = host->db_query(req, "SELECT installed_at FROM system.instance LIMIT 1", 0, NULL, &rows);
-    json_decref(rows);
-    if (n == 1)
-        return PB_OK;
-    snprintf(err, errlen, "%s",
-             n < 0 ? "PostgreSQL query failed (see the log)"
-                   : "system.instance is empty: run plugboard migrate");
-    return PB_ERROR;
-}
-
 /* GET /healthz - 200 when PostgreSQL and Redis answer, else 503 naming
  * what is down. */
 static int healthz(pb_req *req)
 {
     json_t *model = host->model(req), *checks = json_object();
-    int ok = check(req, checks, "postgres", probe_postgres);
+    int ok = check(req, checks, "postgres", host->db_ping);
     ok &= check(req, checks, "redis", host->redis_ping);
     json_object_set_new(model, "status", json_string(ok ? "ok" : "unavailable"));
     json_object_set_new(model, "checks", checks);
@@ -70,12 +54,20 @@ static int healthz(pb_req *req)
     return ok ? 200 : 503;
 }
 
-/* GET /status - workers and per-route figures, as a page or JSON. */
+/* GET /status - workers and per-route figures, as a page or JSON, and
+ * when the schema was installed. */
 static int status(pb_req *req)
 {
-    json_t *st = host->status(req);
-    json_object_update(host->model(req), st);
+    json_t *model = host->model(req), *st = host->status(req), *rows = NULL;
+    json_object_update(model, st);
     json_decref(st);
+    /* When this installation's schema was made: the system migration's row. */
+    const char *sql = "SELECT installed_at FROM system.instance LIMIT 1";
+    if (host->db_query(req, sql, 0, NULL, &rows) < 0)
+        return PB_ERROR;
+    json_t *first = json_array_get(rows, 0);
+    json_object_set(model, "installed_at", json_object_get(first, "installed_at"));
+    json_decref(rows);
     return 200;
 }
 

@@ -118,6 +118,65 @@ static int fail(pb_req *req)
     return PB_ERROR;
 }
 
+/* POST /test/tx/:mode - inserts a note, then succeeds (ok), fails in the
+ * handler (fail), refuses the input (invalid) or runs a bad statement
+ * (sqlerror). Only "ok" may leave a row behind. */
+static int tx(pb_req *req)
+{
+    const char *mode = host->param(req, "mode"), *body = "note";
+    host->input_str(req, "body", 0, 1, 200, &body);
+    const char *params[] = {body};
+    if (host->db_query(req, "INSERT INTO testkit.notes (body) VALUES ($1)", 1, params, NULL) < 0)
+        return PB_ERROR;
+    if (strcmp(mode, "ok") == 0)
+        return 201;
+    if (strcmp(mode, "invalid") == 0)
+        return host->input_str(req, "never_sent", PB_REQUIRED, 1, 1, &body) == PB_OK ? 201 : 400;
+    if (strcmp(mode, "sqlerror") == 0)
+        return host->db_query(req, "SELECT 1/0", 0, NULL, NULL) < 0 ? PB_ERROR : 200;
+    return PB_ERROR;
+}
+
+/* GET /test/tx-count?body=B - notes with that body. */
+static int tx_count(pb_req *req)
+{
+    const char *body = "note";
+    host->input_str(req, "body", 0, 1, 200, &body);
+    const char *params[] = {body};
+    json_t *rows = NULL;
+    if (host->db_query(req, "SELECT count(*)::int AS n FROM testkit.notes WHERE body = $1", 1,
+                       params, &rows) < 0)
+        return PB_ERROR;
+    json_object_set(host->model(req), "count", json_object_get(json_array_get(rows, 0), "n"));
+    json_decref(rows);
+    return 200;
+}
+
+/* GET /test/tx-context - the row-security context the request's
+ * transaction carries, and whether it is one transaction. */
+static int tx_context(pb_req *req)
+{
+    json_t *rows = NULL, *again = NULL;
+    const char *sql = "SELECT current_setting('plugboard.user_id', true) AS user_id, "
+                      "current_setting('plugboard.team_id', true) AS team_id, "
+                      "current_setting('plugboard.role_level', true) AS role_level, "
+                      "txid_current() AS txid";
+    if (host->db_query(req, sql, 0, NULL, &rows) < 0 ||
+        host->db_query(req, "SELECT txid_current() AS txid", 0, NULL, &again) < 0) {
+        json_decref(rows);
+        return PB_ERROR;
+    }
+    json_t *m = host->model(req), *r = json_array_get(rows, 0);
+    json_object_update(m, r);
+    json_object_set_new(
+        m, "same_transaction",
+        json_boolean(json_equal(json_object_get(r, "txid"),
+                                json_object_get(json_array_get(again, 0), "txid"))));
+    json_decref(rows);
+    json_decref(again);
+    return 200;
+}
+
 static int init(const pb_host *h, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
@@ -134,6 +193,9 @@ static const pb_route routes[] = {
     {PB_GET, "/test/cookie", cookie, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET, "/test/escape", escape, NULL, PB_PUBLIC, "testkit/escape"},
     {PB_GET, "/test/fail", fail, NULL, PB_PUBLIC, "testkit/escape"},
+    {PB_POST, "/test/tx/:mode", tx, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_GET, "/test/tx-count", tx_count, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_GET, "/test/tx-context", tx_context, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {0},
 };
 
