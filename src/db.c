@@ -36,6 +36,7 @@ void pb_db_close(pb_db *db)
         PQfinish(db->conn);
     db->conn = NULL;
     db->in_tx = 0; /* a lost connection took its transaction with it */
+    db->pending = 0;
     for (size_t i = 0; i < db->nstmts; i++)
         free(db->stmts[i].sql);
     free(db->stmts);
@@ -43,8 +44,25 @@ void pb_db_close(pb_db *db)
     db->nstmts = db->capstmts = 0;
 }
 
+/* Reads the answer to a read-only COMMIT sent at the end of the last
+ * request. Nothing was written, so a failure only costs the connection. */
+static void db_settle(pb_db *db)
+{
+    PGresult *r;
+    db->pending = 0;
+    while ((r = PQgetResult(db->conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            pb_log(PB_LOG_WARN, "read-only transaction end: %s", PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    if (PQstatus(db->conn) != CONNECTION_OK)
+        pb_db_close(db);
+}
+
 static int db_connect(pb_db *db, char *err, size_t errlen)
 {
+    if (db->conn && db->pending)
+        db_settle(db);
     if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
         return 0;
     pb_db_close(db);
@@ -159,8 +177,9 @@ json_t *pb_db_result_json(const PGresult *res)
 }
 
 void pb_db_request_begin(pb_db *db, const char *user_id, const char *team_id,
-                         const char *role_level)
+                         const char *role_level, int read_only)
 {
+    db->read_only = read_only;
     db->ctx[0] = user_id ? user_id : "";
     db->ctx[1] = team_id ? team_id : "";
     db->ctx[2] = role_level ? role_level : "0";
@@ -195,7 +214,8 @@ static PGresult *begin_and_exec(pb_db *db, long ctx_idx, long idx, int nparams,
                                 const char *const *params, char *err, size_t errlen)
 {
     PGconn *c = db->conn;
-    if (!PQenterPipelineMode(c) || !PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+    const char *begin_sql = db->read_only ? "BEGIN READ ONLY" : "BEGIN";
+    if (!PQenterPipelineMode(c) || !PQsendQueryParams(c, begin_sql, 0, NULL, NULL, NULL, NULL, 0) ||
         !PQsendQueryPrepared(c, db->stmts[ctx_idx].name, 3, db->ctx, NULL, NULL, 0) ||
         !PQsendQueryPrepared(c, db->stmts[idx].name, nparams, params, NULL, NULL, 0) ||
         !PQpipelineSync(c)) {
@@ -234,6 +254,13 @@ int pb_db_request_end(pb_db *db, int commit, char *err, size_t errlen)
     if (!db->in_tx)
         return 0;
     db->in_tx = 0;
+    if (db->read_only) {
+        if (PQsendQuery(db->conn, commit ? "COMMIT" : "ROLLBACK"))
+            db->pending = 1;
+        else
+            pb_db_close(db); /* the server ends the transaction with the session */
+        return 0;
+    }
     PGresult *r = PQexec(db->conn, commit ? "COMMIT" : "ROLLBACK");
     /* COMMIT of a failed transaction answers with the tag ROLLBACK. */
     int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK &&

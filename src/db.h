@@ -25,6 +25,8 @@ typedef struct pb_db {
     /* The request's row-security context, set before its first query. */
     const char *ctx[3]; /* plugboard.user_id, plugboard.team_id, plugboard.role_level */
     int in_tx;          /* a transaction is open for the current request */
+    int read_only;      /* the request's transaction is READ ONLY (GET, HEAD) */
+    int pending;        /* a read-only COMMIT was sent; its answer not yet read */
     pb_db_stmt *stmts;  /* prepared on conn as "s<index>" */
     size_t nstmts, capstmts;
 } pb_db;
@@ -37,11 +39,13 @@ void pb_db_init(pb_db *db, const char *conninfo, long statement_timeout);
  * request's first query, pipelined with it, so a request that touches no
  * data pays nothing. The strings must outlive the request. */
 void pb_db_request_begin(pb_db *db, const char *user_id, const char *team_id,
-                         const char *role_level);
+                         const char *role_level, int read_only);
 
 /* Ends a request: COMMIT when commit is true, else ROLLBACK, if a
  * transaction was opened. Returns 0, or -1 with err when the commit did
- * not happen (the request must then answer with an error). */
+ * not happen (the request must then answer with an error). A read-only
+ * transaction has nothing to lose, so its end is sent without waiting and
+ * the answer is read before the connection's next use. */
 int pb_db_request_end(pb_db *db, int commit, char *err, size_t errlen);
 
 /* Runs sql with text parameters (NULL = SQL NULL), inside the request's

@@ -86,8 +86,8 @@ int pb_token_jti_new(char out[PB_TOKEN_JTI_LEN + 1]);
  * canonical lower-case UUIDs, a jti that is not PB_TOKEN_JTI_LEN lower-case
  * hex digits, a negative iat, or exp <= iat. Returns the compact token,
  * malloc'd (the caller frees it), or NULL with a message in err. */
-char *pb_token_issue(const unsigned char *key, size_t keylen, const pb_token_claims *c,
-                     char *err, size_t errlen);
+char *pb_token_issue(const unsigned char *key, size_t keylen, const pb_token_claims *c, char *err,
+                     size_t errlen);
 
 /* Verifies an access token of tokenlen bytes (need not be NUL-terminated) at
  * time now with leeway seconds of clock skew allowed, both >= 0. In order,

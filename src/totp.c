@@ -8,7 +8,6 @@
 #include "totp.h"
 
 #include <limits.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -133,8 +132,11 @@ int pb_hotp_code(const unsigned char *key, size_t keylen, int algo, uint64_t cou
     unsigned off = mac[maclen - 1] & 0x0f;
     uint32_t bin = ((uint32_t)(mac[off] & 0x7f) << 24) | ((uint32_t)mac[off + 1] << 16) |
                    ((uint32_t)mac[off + 2] << 8) | (uint32_t)mac[off + 3];
-    uint32_t mod = digits == 8 ? 100000000u : 1000000u;
-    snprintf(out, 9, "%0*lu", digits, (unsigned long)(bin % mod));
+    for (int i = digits - 1; i >= 0; i--) {
+        out[i] = (char)('0' + bin % 10);
+        bin /= 10;
+    }
+    out[digits] = '\0';
     return 0;
 }
 

@@ -138,7 +138,9 @@ static int run_handler(pb_req *req)
     req->module = m->entry->module;
     req->template = req->route->template;
     /* Anonymous until identity arrives: policies then see no user. */
-    pb_db_request_begin(&req->w->db, "", "", "0");
+    /* A safe method gets a READ ONLY transaction: a GET cannot change data
+     * (RFC 9110 §9.2.1), and PostgreSQL now enforces that. */
+    pb_db_request_begin(&req->w->db, "", "", "0", req->match.method == PB_GET);
     int status = req->route->handler(req);
     if (status < 0) {
         pb_log(PB_LOG_ERROR, "handler %s %s of module %s failed", req->method, req->route->pattern,

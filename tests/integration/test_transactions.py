@@ -39,6 +39,17 @@ class TransactionTest(unittest.TestCase):
         self.assertEqual(post("sqlerror", self.body), 500)
         self.assertEqual(count(self.body), 0)
 
+    def test_get_cannot_write(self):
+        status, _, _ = pb.request("GET", f"/api/v1/test/tx-get/ok?body={self.body}")
+        self.assertEqual(status, 500)
+        self.assertEqual(count(self.body), 0)
+
+    def test_read_only_ends_do_not_disturb_the_next_request(self):
+        for _ in range(20):
+            self.assertEqual(pb.get_json("/test/tx-count?body=" + self.body)["count"], 0)
+        self.assertEqual(post("ok", self.body), 201)
+        self.assertEqual(count(self.body), 1)
+
     def test_statements_share_one_transaction_with_context(self):
         doc = pb.get_json("/test/tx-context")
         self.assertTrue(doc["same_transaction"])

@@ -194,6 +194,7 @@ static const pb_route routes[] = {
     {PB_GET, "/test/escape", escape, NULL, PB_PUBLIC, "testkit/escape"},
     {PB_GET, "/test/fail", fail, NULL, PB_PUBLIC, "testkit/escape"},
     {PB_POST, "/test/tx/:mode", tx, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_GET, "/test/tx-get/:mode", tx, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET, "/test/tx-count", tx_count, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET, "/test/tx-context", tx_context, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {0},
