@@ -66,10 +66,13 @@ static int db_connect(pb_db *db, char *err, size_t errlen)
     if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
         return 0;
     pb_db_close(db);
-    char timeout[64];
+    char timeout[160];
     /* client_encoding UTF8: the server converts and validates, so every
      * text value we receive is valid UTF-8 and JSON can take it unchecked. */
-    snprintf(timeout, sizeof timeout, "-c statement_timeout=%ld -c client_encoding=UTF8",
+    /* default_transaction_read_only: a statement outside an explicit
+     * BEGIN READ WRITE cannot write, whatever a module does. */
+    snprintf(timeout, sizeof timeout,
+             "-c statement_timeout=%ld -c client_encoding=UTF8 -c default_transaction_read_only=on",
              db->statement_timeout * 1000);
     const char *keys[] = {"dbname", "options", "connect_timeout", "application_name", NULL};
     const char *vals[] = {db->conninfo, timeout, "5", "plugboard", NULL};
@@ -214,7 +217,7 @@ static PGresult *begin_and_exec(pb_db *db, long ctx_idx, long idx, int nparams,
                                 const char *const *params, char *err, size_t errlen)
 {
     PGconn *c = db->conn;
-    const char *begin_sql = db->read_only ? "BEGIN READ ONLY" : "BEGIN";
+    const char *begin_sql = db->read_only ? "BEGIN READ ONLY" : "BEGIN READ WRITE";
     if (!PQenterPipelineMode(c) || !PQsendQueryParams(c, begin_sql, 0, NULL, NULL, NULL, NULL, 0) ||
         !PQsendQueryPrepared(c, db->stmts[ctx_idx].name, 3, db->ctx, NULL, NULL, 0) ||
         !PQsendQueryPrepared(c, db->stmts[idx].name, nparams, params, NULL, NULL, 0) ||
@@ -292,13 +295,17 @@ int pb_db_query(pb_db *db, const char *sql, int nparams, const char *const *para
     if (db_connect(db, err, errlen) < 0)
         return -1;
     long idx = db_prepare(db, sql, nparams, err, errlen);
-    long ctx_idx = db->in_tx ? 0 : db_prepare(db, context_sql, 3, err, errlen);
+    /* An anonymous read needs no transaction: there is no context for the
+     * policies, and under READ COMMITTED every statement has its own
+     * snapshot anyway. The connection's default keeps it read-only. */
+    int plain = !db->in_tx && db->read_only && !db->ctx[0][0] && !db->ctx[1][0];
+    long ctx_idx = db->in_tx || plain ? 0 : db_prepare(db, context_sql, 3, err, errlen);
     if (idx < 0 || ctx_idx < 0) {
         db_check_broken(db);
         return -1;
     }
     PGresult *res;
-    if (db->in_tx) {
+    if (db->in_tx || plain) {
         res = PQexecPrepared(db->conn, db->stmts[idx].name, nparams, params, NULL, NULL, 0);
     } else if ((res = begin_and_exec(db, ctx_idx, idx, nparams, params, err, errlen)) == NULL) {
         return -1;

@@ -35,9 +35,12 @@ typedef struct pb_db {
 void pb_db_init(pb_db *db, const char *conninfo, long statement_timeout);
 
 /* Starts a request: records its row-security context (user id, team id,
- * role level; "" when anonymous). No I/O: the transaction begins with the
- * request's first query, pipelined with it, so a request that touches no
- * data pays nothing. The strings must outlive the request. */
+ * role level; "" when anonymous) and whether it only reads (GET, HEAD).
+ * No I/O: the transaction begins with the request's first query, pipelined
+ * with it, so a request that touches no data pays nothing. An anonymous
+ * read runs its statements without one: there is no context to carry, and
+ * the connection's default_transaction_read_only keeps them from writing.
+ * The strings must outlive the request. */
 void pb_db_request_begin(pb_db *db, const char *user_id, const char *team_id,
                          const char *role_level, int read_only);
 

@@ -27,6 +27,9 @@
 
 #define TOK_SIG_LEN 32 /* bytes of an HMAC-SHA-256 (RFC 7518 §3.2) */
 
+/* libjwt 1.10 takes integer claims as long; times must survive the cast. */
+_Static_assert(sizeof(long) >= sizeof(int64_t), "long must hold an int64_t");
+
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 /* ------------------------------------------------------------------ */
@@ -175,9 +178,11 @@ static int key_write_fd(int fd, const char *tmp, char *err, size_t errlen)
     int rc = fchmod(fd, 0600);
     while (rc == 0 && n < sizeof k) {
         ssize_t w = write(fd, k + n, sizeof k - n);
-        if (w < 0 && errno != EINTR)
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
             rc = -1;
-        else if (w > 0)
+        else
             n += (size_t)w;
     }
     sodium_memzero(k, sizeof k);
@@ -512,7 +517,7 @@ int pb_token_verify(const unsigned char *key, size_t keylen, const char *token, 
     if (tokenlen > PB_TOKEN_MAX)
         return tok_fail(err, errlen, PB_TOKEN_ERR_TOO_LONG, "token longer than %d bytes",
                         PB_TOKEN_MAX);
-    tok_parts *p = malloc(sizeof *p); /* 8 KiB: kept off the worker's stack */
+    tok_parts *p = calloc(1, sizeof *p); /* 8 KiB: kept off the worker's stack */
     if (p == NULL)
         return tok_fail(err, errlen, PB_TOKEN_ERR_INTERNAL, "out of memory");
     int rc = verify_steps(key, keylen, token, tokenlen, now, leeway, p, out, err, errlen);

@@ -127,8 +127,8 @@ int pb_hotp_code(const unsigned char *key, size_t keylen, int algo, uint64_t cou
     unsigned int maclen = 0;
     if (HMAC(md, key, (int)keylen, msg, sizeof msg, mac, &maclen) == NULL || maclen < 20)
         return -1;
-    /* RFC 4226 §5.3 dynamic truncation; RFC 6238 §1.2 uses the last byte of
-     * the longer SHA-2 MACs the same way. */
+    /* RFC 4226 §5.3 dynamic truncation; RFC 6238 Appendix A takes the
+     * offset from the last byte of the longer SHA-2 MACs the same way. */
     unsigned off = mac[maclen - 1] & 0x0f;
     uint32_t bin = ((uint32_t)(mac[off] & 0x7f) << 24) | ((uint32_t)mac[off + 1] << 16) |
                    ((uint32_t)mac[off + 2] << 8) | (uint32_t)mac[off + 3];

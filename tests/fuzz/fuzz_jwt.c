@@ -47,8 +47,8 @@ static void fuzz_verify(const uint8_t *data, size_t size)
 {
     pb_token_claims c;
     char err[128] = "";
-    int rc = pb_token_verify(key, sizeof key, (const char *)data, size, NOW, 60, &c, err,
-                             sizeof err);
+    int rc =
+        pb_token_verify(key, sizeof key, (const char *)data, size, NOW, 60, &c, err, sizeof err);
     if (rc < PB_TOKEN_ERR_INTERNAL || rc > PB_TOKEN_OK || (rc != PB_TOKEN_OK && err[0] == '\0'))
         abort();
     if (rc == PB_TOKEN_OK && (strlen(c.sub) != PB_TOKEN_UUID_LEN ||

@@ -50,15 +50,22 @@ class TransactionTest(unittest.TestCase):
         self.assertEqual(post("ok", self.body), 201)
         self.assertEqual(count(self.body), 1)
 
+    def context(self):
+        status, _, body = pb.request("POST", "/api/v1/test/tx-context", headers=FORM, body=b"")
+        self.assertEqual(status, 200, body)
+        return json.loads(body)
+
     def test_statements_share_one_transaction_with_context(self):
-        doc = pb.get_json("/test/tx-context")
+        doc = self.context()
         self.assertTrue(doc["same_transaction"])
         self.assertEqual((doc["user_id"], doc["team_id"], doc["role_level"]), ("", "", "0"))
 
     def test_context_does_not_leak_between_requests(self):
-        first = pb.get_json("/test/tx-context")["txid"]
-        second = pb.get_json("/test/tx-context")["txid"]
-        self.assertNotEqual(first, second)
+        self.assertNotEqual(self.context()["txid"], self.context()["txid"])
+
+    def test_anonymous_read_carries_no_context(self):
+        doc = pb.get_json("/test/tx-context")
+        self.assertFalse(doc["user_id"])
 
 
 if __name__ == "__main__":

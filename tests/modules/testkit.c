@@ -196,7 +196,7 @@ static const pb_route routes[] = {
     {PB_POST, "/test/tx/:mode", tx, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET, "/test/tx-get/:mode", tx, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET, "/test/tx-count", tx_count, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
-    {PB_GET, "/test/tx-context", tx_context, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_GET | PB_POST, "/test/tx-context", tx_context, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {0},
 };
 
