@@ -264,6 +264,28 @@ struct pb_host {
      * count and routes (methods, pattern, permission or "public").
      * Borrowed and read-only: json_object_set() it into a model. */
     json_t *(*modules)(pb_req *req);
+
+    /* --- Identity and session (appended in ABI 1) -------------------------
+     * Sessions live in Redis and are loaded on first use. Functions that
+     * return int answer PB_ERROR when Redis is unavailable. */
+
+    /* Returns the signed-in user's id and current team id, or NULL. */
+    const char *(*user_id)(pb_req *req);
+    const char *(*team_id)(pb_req *req);
+    /* Signs user_id in to team_id with a role level: a fresh session id
+     * and CSRF token (the old session is discarded). */
+    int (*login)(pb_req *req, const char *user_id, const char *team_id, int role_level);
+    /* Signs out: the session is deleted and the cookie cleared. */
+    int (*logout)(pb_req *req);
+    /* Returns the CSRF token every form must send back as the field
+     * _csrf (or header X-CSRF-Token); starts a session if needed. */
+    const char *(*csrf_token)(pb_req *req);
+    /* Queues a message for the next page shown: kind is "info",
+     * "success" or "error". */
+    int (*flash)(pb_req *req, const char *kind, const char *text);
+    /* Module data kept in the session, as strings; value NULL deletes. */
+    const char *(*session_get)(pb_req *req, const char *key);
+    int (*session_set)(pb_req *req, const char *key, const char *value);
 };
 
 #endif

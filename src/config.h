@@ -35,6 +35,10 @@ typedef struct pb_config {
     char *app_role;   /* the role workers connect as; granted to by migrations */
     long statement_timeout;
 
+    char *session_cookie;
+    long session_idle;     /* seconds of inactivity before a session ends */
+    long session_lifetime; /* seconds after which it ends however active */
+
     char *redis_socket;
     char *redis_host;
     long redis_port;

@@ -265,6 +265,48 @@ static json_t *h_modules(pb_req *req)
     return req->w->modules_json;
 }
 
+/* --- Identity and session -------------------------------------------------- */
+
+static const char *h_user_id(pb_req *req)
+{
+    return pb_session_user(req);
+}
+
+static const char *h_team_id(pb_req *req)
+{
+    return pb_session_team(req);
+}
+
+static int h_login(pb_req *req, const char *user_id, const char *team_id, int role_level)
+{
+    return pb_session_login(req, user_id, team_id, role_level) < 0 ? PB_ERROR : PB_OK;
+}
+
+static int h_logout(pb_req *req)
+{
+    return pb_session_logout(req) < 0 ? PB_ERROR : PB_OK;
+}
+
+static const char *h_csrf_token(pb_req *req)
+{
+    return pb_session_csrf(req);
+}
+
+static int h_flash(pb_req *req, const char *kind, const char *text)
+{
+    return pb_session_flash(req, kind, text) < 0 ? PB_ERROR : PB_OK;
+}
+
+static const char *h_session_get(pb_req *req, const char *key)
+{
+    return pb_session_get(req, key);
+}
+
+static int h_session_set(pb_req *req, const char *key, const char *value)
+{
+    return pb_session_set(req, key, value) < 0 ? PB_ERROR : PB_OK;
+}
+
 static const pb_host host_table = {
     .abi_version = PB_ABI_VERSION,
     .size = sizeof(pb_host),
@@ -297,6 +339,14 @@ static const pb_host host_table = {
     .status = h_status,
     .send_metrics = h_send_metrics,
     .modules = h_modules,
+    .user_id = h_user_id,
+    .team_id = h_team_id,
+    .login = h_login,
+    .logout = h_logout,
+    .csrf_token = h_csrf_token,
+    .flash = h_flash,
+    .session_get = h_session_get,
+    .session_set = h_session_set,
 };
 
 const pb_host *pb_hostapi(void)

@@ -37,6 +37,7 @@ static json_t *site_globals(pb_req *req)
         json_object_set_new(item, "current", json_boolean(current));
     }
     json_string_set(json_object_get(site, "path"), req->path);
+    json_object_set_new(site, "flash", req->flash ? json_incref(req->flash) : json_array());
     return site;
 }
 

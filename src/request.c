@@ -216,6 +216,8 @@ int pb_request_read(pb_req *req, char *msg, size_t msglen)
 void pb_request_free(pb_req *req)
 {
     pb_input_free(&req->in);
+    pb_session_free(&req->sess);
+    json_decref(req->flash);
     json_decref(req->model);
     free(req->path);
     free(req->content_type);

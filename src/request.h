@@ -16,6 +16,7 @@
 #include "input.h"
 #include "plugboard.h"
 #include "router.h"
+#include "session.h"
 #include "worker.h"
 
 struct pb_req {
@@ -45,6 +46,9 @@ struct pb_req {
     pb_buf *body;       /* the rendered or raw body (the worker's, reused) */
     char *content_type; /* of the raw body */
     bool raw;           /* body holds the full response body */
+    pb_session sess;    /* loaded on demand */
+    json_t *flash;      /* messages shown on this page */
+    char level[12];     /* the role level, as text for the database context */
 };
 
 /* Reads the request's parameters and body into req->in, applying every

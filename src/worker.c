@@ -127,6 +127,65 @@ static void mark_busy(pb_worker *w, const char *route, const char *module)
     copy_field(w->slot->module, sizeof w->slot->module, module);
 }
 
+/* Answers with status and a message the user can act on. */
+static int refuse(pb_req *req, int status, const char *message)
+{
+    json_object_set_new(req->model, "message", json_string(message));
+    return status;
+}
+
+/* RBAC: the effective permissions of a user in a team are a Redis set,
+ * built and invalidated by the permission layer. No set means no
+ * permission: deny is the default. Returns 1, 0, or -1 (Redis down). */
+static int permission_allows(pb_req *req, const char *uid, const char *tid, const char *perm)
+{
+    char key[160], err[256];
+    snprintf(key, sizeof key, "pb:perm:%s:%s", uid, tid ? tid : "");
+    const char *argv[] = {"SISMEMBER", key, perm};
+    redisReply *r = pb_kv_command(&req->w->kv, 3, argv, NULL, err, sizeof err);
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        pb_log(PB_LOG_ERROR, "permission check: %s", r ? "unexpected reply" : err);
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    int yes = r->integer == 1;
+    freeReplyObject(r);
+    return yes;
+}
+
+#define SESSIONS_DOWN "Signing in is unavailable for a moment. Try again shortly."
+
+/* The guards, in order: identity and permission for routes that are not
+ * public, then the CSRF token for unsafe methods that carry the session
+ * cookie. Returns 0 to go on, or the status to answer with. */
+static int guard(pb_req *req)
+{
+    const pb_route *r = req->route;
+    if (!(r->flags & PB_PUBLIC)) {
+        if (pb_session_load(req) < 0)
+            return refuse(req, 503, SESSIONS_DOWN);
+        const char *uid = pb_session_user(req);
+        if (uid == NULL)
+            return refuse(req, 401, "Sign in to see this page.");
+        int ok = permission_allows(req, uid, pb_session_team(req), r->permission);
+        if (ok < 0)
+            return refuse(req, 503, SESSIONS_DOWN);
+        if (!ok)
+            return refuse(req, 403, "Your role does not allow this.");
+    }
+    int carries_cookie = pb_params_get(&req->in.cookies, req->w->cfg->session_cookie) != NULL;
+    if (req->match.method != PB_GET && carries_cookie) {
+        if (pb_session_load(req) < 0)
+            return refuse(req, 503, SESSIONS_DOWN);
+        if (!pb_session_csrf_ok(req))
+            return refuse(req, 403,
+                          "This form has expired or came from another site. Reload the page and "
+                          "try again.");
+    }
+    return 0;
+}
+
 static int run_handler(pb_req *req)
 {
     const pb_match *m = &req->match;
@@ -138,10 +197,17 @@ static int run_handler(pb_req *req)
     req->module = m->entry->module;
     req->template = req->route->template;
     /* Anonymous until identity arrives: policies then see no user. */
-    /* A safe method gets a READ ONLY transaction: a GET cannot change data
-     * (RFC 9110 §9.2.1), and PostgreSQL now enforces that. */
-    pb_db_request_begin(&req->w->db, "", "", "0", req->match.method == PB_GET);
-    int status = req->route->handler(req);
+    int status = guard(req);
+    if (status)
+        return status;
+    /* The row-security context is the signed-in identity (loaded by the
+     * guard, or "" for public pages). A safe method gets a READ ONLY
+     * transaction: a GET cannot change data (RFC 9110 §9.2.1). */
+    const char *uid = req->sess.exists ? pb_session_user(req) : NULL;
+    snprintf(req->level, sizeof req->level, "%d", uid ? pb_session_level(req) : 0);
+    pb_db_request_begin(&req->w->db, uid ? uid : "", uid ? pb_session_team(req) : "", req->level,
+                        req->match.method == PB_GET);
+    status = req->route->handler(req);
     if (status < 0) {
         pb_log(PB_LOG_ERROR, "handler %s %s of module %s failed", req->method, req->route->pattern,
                req->module);
@@ -156,6 +222,16 @@ static int run_handler(pb_req *req)
                req->module, err);
         return 500;
     }
+    /* A page (not a redirect, not JSON) shows the queued messages. */
+    int page =
+        !(status >= 300 && status < 400) && !req->want_json && !(req->route->flags & PB_JSON_ONLY);
+    /* A visitor with a session sees its messages on any page; one without
+     * a cookie never costs a Redis round trip. A public page still shows
+     * when Redis is down. */
+    if (page && pb_params_get(&req->in.cookies, req->w->cfg->session_cookie))
+        (void)pb_session_load(req);
+    if (pb_session_finish(req, page, &req->flash) < 0)
+        return refuse(req, 503, SESSIONS_DOWN);
     return status;
 }
 

@@ -177,6 +177,54 @@ static int tx_context(pb_req *req)
     return 200;
 }
 
+/* POST /test/session/login - signs in whoever the test names (the auth
+ * module's password check is not involved). */
+static int session_login(pb_req *req)
+{
+    const char *user = NULL, *team = "";
+    long long level = 0;
+    host->input_uuid(req, "user", PB_REQUIRED, &user);
+    host->input_uuid(req, "team", 0, &team);
+    host->input_int(req, "level", 0, 0, 100, &level);
+    if (host->input_errors(req))
+        return 400;
+    return host->login(req, user, team, (int)level) == PB_OK ? 200 : 503;
+}
+
+/* GET /test/session/whoami - identity and a CSRF token (which starts an
+ * anonymous session when there is none). */
+static int session_whoami(pb_req *req)
+{
+    json_t *m = host->model(req);
+    put_str(m, "user", host->user_id(req));
+    put_str(m, "team", host->team_id(req));
+    put_str(m, "csrf", host->csrf_token(req));
+    return 200;
+}
+
+/* POST /test/session/logout */
+static int session_logout(pb_req *req)
+{
+    return host->logout(req) == PB_OK ? 200 : 503;
+}
+
+/* POST /test/session/flash - queues a message and redirects to a page. */
+static int session_flash(pb_req *req)
+{
+    const char *text = "saved";
+    host->input_str(req, "text", 0, 1, 100, &text);
+    if (host->flash(req, "success", text) != PB_OK)
+        return 503;
+    return host->redirect(req, 303, "/test/escape");
+}
+
+/* GET /test/private - needs the permission test:read. */
+static int private_page(pb_req *req)
+{
+    put_str(host->model(req), "user", host->user_id(req));
+    return 200;
+}
+
 static int init(const pb_host *h, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
@@ -197,6 +245,11 @@ static const pb_route routes[] = {
     {PB_GET, "/test/tx-get/:mode", tx, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET, "/test/tx-count", tx_count, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET | PB_POST, "/test/tx-context", tx_context, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_POST, "/test/session/login", session_login, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_GET, "/test/session/whoami", session_whoami, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_POST, "/test/session/logout", session_logout, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_POST, "/test/session/flash", session_flash, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_GET, "/test/private", private_page, "test:read", PB_JSON_ONLY, NULL},
     {0},
 };
 

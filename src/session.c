@@ -1,0 +1,293 @@
+/*
+ * session.c - cookie sessions in Redis.
+ */
+#include "session.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "jsonout.h"
+#include "log.h"
+#include "request.h"
+
+#define ID_BYTES 32 /* 256 bits */
+
+static pb_session *S(pb_req *req)
+{
+    return &req->sess;
+}
+
+/* Cookie ids are exactly 43 base64url characters: anything else is not
+ * ours and never reaches Redis. */
+static int id_well_formed(const char *id)
+{
+    size_t n = strlen(id);
+    if (n != 43)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= 'a' && id[i] <= 'z') ||
+              (id[i] >= '0' && id[i] <= '9') || id[i] == '-' || id[i] == '_'))
+            return 0;
+    return 1;
+}
+
+static void set_id(pb_session *s, const char *id)
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    char hex[2 * sizeof h + 1];
+    snprintf(s->id, sizeof s->id, "%s", id);
+    crypto_hash_sha256(h, (const unsigned char *)id, strlen(id));
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    snprintf(s->key, sizeof s->key, "pb:s:%s", hex);
+}
+
+static void random_token(char *out, size_t outsize)
+{
+    unsigned char raw[ID_BYTES];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(out, outsize, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static redisReply *kv(pb_req *req, int argc, const char **argv, const size_t *lens)
+{
+    char err[256];
+    redisReply *r = pb_kv_command(&req->w->kv, argc, argv, lens, err, sizeof err);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        pb_log(PB_LOG_ERROR, "sessions: %s", r ? r->str : err);
+        if (r)
+            freeReplyObject(r);
+        S(req)->unavailable = 1;
+        return NULL;
+    }
+    return r;
+}
+
+static void set_cookie(pb_req *req, const char *value, long max_age)
+{
+    pb_buf *h = req->headers;
+    pb_buf_printf(h, "Set-Cookie: %s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s\r\n",
+                  req->w->cfg->session_cookie, value, max_age, req->https ? "; Secure" : "");
+}
+
+int pb_session_load(pb_req *req)
+{
+    pb_session *s = S(req);
+    if (s->loaded)
+        return s->unavailable ? -1 : 0;
+    s->loaded = 1;
+    const pb_field *f = pb_params_get(&req->in.cookies, req->w->cfg->session_cookie);
+    if (f == NULL || f->path || !id_well_formed(f->value))
+        return 0;
+    set_id(s, f->value);
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%ld", req->w->cfg->session_idle);
+    const char *argv[] = {"GETEX", s->key, "EX", ttl};
+    redisReply *r = kv(req, 4, argv, NULL);
+    if (r == NULL)
+        return -1;
+    json_t *data = r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
+    freeReplyObject(r);
+    json_int_t created = json_integer_value(json_object_get(data, "created"));
+    if (data && created + req->w->cfg->session_lifetime < (json_int_t)time(NULL)) {
+        json_decref(data); /* past its absolute lifetime, however active */
+        data = NULL;
+        const char *del[] = {"DEL", s->key};
+        redisReply *d = kv(req, 2, del, NULL);
+        if (d)
+            freeReplyObject(d);
+    }
+    if (data == NULL) {
+        set_cookie(req, "", 0); /* a stale cookie: tell the browser to drop it */
+        s->id[0] = s->key[0] = '\0';
+        return 0;
+    }
+    s->data = data;
+    s->exists = 1;
+    return 0;
+}
+
+static const char *data_str(pb_req *req, const char *key)
+{
+    if (pb_session_load(req) < 0 || !S(req)->exists)
+        return NULL;
+    const char *v = json_string_value(json_object_get(S(req)->data, key));
+    return v && v[0] ? v : NULL;
+}
+
+const char *pb_session_user(pb_req *req)
+{
+    return data_str(req, "uid");
+}
+
+const char *pb_session_team(pb_req *req)
+{
+    return data_str(req, "tid");
+}
+
+int pb_session_level(pb_req *req)
+{
+    return pb_session_user(req) ? (int)json_integer_value(json_object_get(S(req)->data, "lvl")) : 0;
+}
+
+/* Replaces the session with a new id holding data. */
+static int start(pb_req *req, json_t *data)
+{
+    pb_session *s = S(req);
+    if (s->exists) {
+        const char *del[] = {"DEL", s->key};
+        redisReply *r = kv(req, 2, del, NULL);
+        if (r == NULL) {
+            json_decref(data);
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+    char id[48], csrf[48];
+    random_token(id, sizeof id);
+    random_token(csrf, sizeof csrf);
+    json_object_set_new(data, "csrf", json_string(csrf));
+    json_object_set_new(data, "created", json_integer((json_int_t)time(NULL)));
+    json_decref(s->data);
+    s->data = data;
+    set_id(s, id);
+    s->exists = s->dirty = s->loaded = 1;
+    set_cookie(req, id, req->w->cfg->session_lifetime);
+    return 0;
+}
+
+int pb_session_login(pb_req *req, const char *user_id, const char *team_id, int level)
+{
+    if (pb_session_load(req) < 0)
+        return -1;
+    json_t *old = S(req)->exists ? S(req)->data : NULL;
+    json_t *data =
+        json_pack("{s:s, s:s, s:i}", "uid", user_id, "tid", team_id ? team_id : "", "lvl", level);
+    json_t *flash = json_object_get(old, "flash"); /* a message queued before login stays */
+    if (flash)
+        json_object_set(data, "flash", flash);
+    return start(req, data);
+}
+
+int pb_session_logout(pb_req *req)
+{
+    pb_session *s = S(req);
+    if (pb_session_load(req) < 0)
+        return -1;
+    if (s->exists) {
+        const char *del[] = {"DEL", s->key};
+        redisReply *r = kv(req, 2, del, NULL);
+        if (r == NULL)
+            return -1;
+        freeReplyObject(r);
+    }
+    json_decref(s->data);
+    s->data = NULL;
+    s->exists = s->dirty = 0;
+    set_cookie(req, "", 0);
+    return 0;
+}
+
+const char *pb_session_csrf(pb_req *req)
+{
+    if (pb_session_load(req) < 0)
+        return NULL;
+    if (!S(req)->exists && start(req, json_object()) < 0)
+        return NULL;
+    return json_string_value(json_object_get(S(req)->data, "csrf"));
+}
+
+int pb_session_csrf_ok(pb_req *req)
+{
+    if (pb_session_load(req) < 0 || !S(req)->exists)
+        return 0;
+    const char *want = json_string_value(json_object_get(S(req)->data, "csrf"));
+    const pb_field *f = pb_params_get(&req->in.form, "_csrf");
+    const char *got = f && !f->path ? f->value : pb_request_header(req, "X-CSRF-Token");
+    if (got == NULL && req->in.json)
+        got = json_string_value(json_object_get(req->in.json, "_csrf"));
+    if (want == NULL || got == NULL || strlen(got) != strlen(want))
+        return 0;
+    return sodium_memcmp(want, got, strlen(want)) == 0;
+}
+
+int pb_session_flash(pb_req *req, const char *kind, const char *text)
+{
+    if (pb_session_load(req) < 0)
+        return -1;
+    if (!S(req)->exists && start(req, json_object()) < 0)
+        return -1;
+    json_t *list = json_object_get(S(req)->data, "flash");
+    if (list == NULL) {
+        list = json_array();
+        json_object_set_new(S(req)->data, "flash", list);
+    }
+    json_array_append_new(list, json_pack("{s:s, s:s}", "kind", kind, "text", text));
+    S(req)->dirty = 1;
+    return 0;
+}
+
+const char *pb_session_get(pb_req *req, const char *key)
+{
+    if (pb_session_load(req) < 0 || !S(req)->exists)
+        return NULL;
+    return json_string_value(json_object_get(json_object_get(S(req)->data, "kv"), key));
+}
+
+int pb_session_set(pb_req *req, const char *key, const char *value)
+{
+    if (pb_session_load(req) < 0)
+        return -1;
+    if (!S(req)->exists && start(req, json_object()) < 0)
+        return -1;
+    json_t *kvs = json_object_get(S(req)->data, "kv");
+    if (kvs == NULL) {
+        kvs = json_object();
+        json_object_set_new(S(req)->data, "kv", kvs);
+    }
+    if (value)
+        json_object_set_new(kvs, key, json_string(value));
+    else
+        json_object_del(kvs, key);
+    S(req)->dirty = 1;
+    return 0;
+}
+
+int pb_session_finish(pb_req *req, int show_flash, json_t **flash)
+{
+    pb_session *s = S(req);
+    *flash = NULL;
+    if (!s->exists)
+        return 0;
+    json_t *list = json_object_get(s->data, "flash");
+    if (show_flash && json_array_size(list) > 0) {
+        *flash = json_incref(list);
+        json_object_del(s->data, "flash");
+        s->dirty = 1;
+    }
+    if (!s->dirty)
+        return 0;
+    pb_buf text = PB_BUF_INIT;
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%ld", req->w->cfg->session_idle);
+    int rc = -1;
+    if (pb_json_write(&text, s->data) == 0) {
+        const char *argv[] = {"SET", s->key, text.data, "EX", ttl};
+        size_t lens[] = {3, strlen(s->key), text.len, 2, strlen(ttl)};
+        redisReply *r = kv(req, 5, argv, lens);
+        if (r) {
+            rc = 0;
+            freeReplyObject(r);
+        }
+    }
+    pb_buf_free(&text);
+    s->dirty = 0;
+    return rc;
+}
+
+void pb_session_free(pb_session *s)
+{
+    json_decref(s->data);
+    memset(s, 0, sizeof *s);
+}
