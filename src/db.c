@@ -79,7 +79,8 @@ static int db_connect(pb_db *db, char *err, size_t errlen)
     /* expand_dbname: the conninfo string is parsed as a full connection
      * string, and the later keys add to it. */
     db->conn = PQconnectdbParams(keys, vals, 1);
-    if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+    db->down = db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK;
+    if (db->down) {
         snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
                  db->conn ? PQerrorMessage(db->conn) : "out of memory");
         char *nl = strchr(err, '\n');

@@ -27,6 +27,7 @@ typedef struct pb_db {
     int in_tx;          /* a transaction is open for the current request */
     int read_only;      /* the request's transaction is READ ONLY (GET, HEAD) */
     int pending;        /* a read-only COMMIT was sent; its answer not yet read */
+    int down;           /* the last connection attempt failed */
     pb_db_stmt *stmts;  /* prepared on conn as "s<index>" */
     size_t nstmts, capstmts;
 } pb_db;

@@ -226,6 +226,8 @@ static int h_db_query(pb_req *req, const char *sql, int nparams, const char *con
 {
     char err[512];
     int n = pb_db_query(&req->w->db, sql, nparams, params, rows, err, sizeof err);
+    if (n < 0 && (req->w->db.down || req->w->db.conn == NULL))
+        req->down = "database"; /* the handler's failure is an outage, not a bug */
     if (n < 0) {
         h_log(req, PB_LOG_ERROR, "query failed: %s", err);
         return PB_ERROR;

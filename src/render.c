@@ -59,14 +59,15 @@ static void send_html(pb_req *req, int status, const char *template)
 
 void pb_render_error(pb_req *req, int status, const char *message)
 {
-    json_t *errors = req->in.errors;
-    /* message may point into the old model: build the new one first. */
-    json_t *model = json_pack("{s:{s:i, s:s, s:s}}", "error", "status", status, "title",
+    /* The error joins what the handler put in the model (say /healthz's
+     * checks); message may point into the model, so it is copied first. */
+    json_t *error = json_pack("{s:i, s:s, s:s}", "status", status, "title",
                               pb_status_reason(status), "message", message);
-    json_decref(req->model);
-    req->model = model ? model : json_object();
-    if (errors)
-        json_object_set(req->model, "errors", errors);
+    if (req->model == NULL)
+        req->model = json_object();
+    json_object_set_new(req->model, "error", error ? error : json_object());
+    if (req->in.errors)
+        json_object_set(req->model, "errors", req->in.errors);
     if (req->want_json || (req->route && (req->route->flags & PB_JSON_ONLY)))
         send_json(req, status, req->model);
     else

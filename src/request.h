@@ -49,6 +49,7 @@ struct pb_req {
     pb_session sess;    /* loaded on demand */
     json_t *flash;      /* messages shown on this page */
     char level[12];     /* the role level, as text for the database context */
+    const char *down;   /* a service found unavailable: "database", "Redis" */
 };
 
 /* Reads the request's parameters and body into req->in, applying every

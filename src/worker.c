@@ -131,6 +131,8 @@ static void mark_busy(pb_worker *w, const char *route, const char *module)
 static int refuse(pb_req *req, int status, const char *message)
 {
     json_object_set_new(req->model, "message", json_string(message));
+    if (status == 503) /* an outage: worth retrying soon (RFC 9110 §10.2.3) */
+        pb_buf_puts(req->headers, "Retry-After: 2\r\n");
     return status;
 }
 
@@ -212,6 +214,12 @@ static int run_handler(pb_req *req)
         pb_log(PB_LOG_ERROR, "handler %s %s of module %s failed", req->method, req->route->pattern,
                req->module);
         status = 500;
+    }
+    if (status == 500 && req->down) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "The %s is unavailable for a moment. Try again shortly.",
+                 req->down);
+        status = refuse(req, 503, msg);
     }
     status = status == 0 ? 200 : status;
     /* Commit before anything is rendered: a page never claims a change
