@@ -413,7 +413,10 @@ BEGIN
     CREATE ROLE plugboard_app LOGIN;
   END IF;
 END $$;
-ALTER ROLE plugboard_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+-- The owner runs migrations and the few SECURITY DEFINER sign-in functions,
+-- which must read core.users before anyone is signed in: it bypasses the
+-- row-level security that binds the application role.
+ALTER ROLE plugboard_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS;
 ALTER ROLE plugboard_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
 SELECT 'CREATE DATABASE plugboard OWNER plugboard_owner ENCODING ''UTF8'' TEMPLATE template0'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'plugboard') \gexec

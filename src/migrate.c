@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "module.h"
 
 /* Any fixed key: all runners of this database contend for the same lock. */
 #define MIGRATE_LOCK_KEY "7213567101"
@@ -240,6 +241,40 @@ static int apply_one(PGconn *c, const pb_config *cfg, const migration *m, char *
     if (rc == 1)
         pb_log(PB_LOG_INFO, "applied migration %s", m->path);
     return rc;
+}
+
+static int register_one(PGconn *c, const char *name, const char *description, const char *module,
+                        char *err, size_t errlen)
+{
+    const char *row[] = {name, description ? description : "", module};
+    return exec_ok(c,
+                   "INSERT INTO core.permissions (name, description, module) VALUES ($1, $2, $3) "
+                   "ON CONFLICT (name) DO UPDATE SET module = EXCLUDED.module, description = "
+                   "CASE WHEN EXCLUDED.description = '' THEN core.permissions.description "
+                   "ELSE EXCLUDED.description END",
+                   3, row, err, errlen);
+}
+
+int pb_permissions_register(const pb_config *cfg, const pb_modset *ms, char *err, size_t errlen)
+{
+    PGconn *c = PQconnectdb(cfg->owner_conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        snprintf(err, errlen, "cannot connect as the owner role: %s", PQerrorMessage(c));
+        err[strcspn(err, "\n")] = '\0';
+        PQfinish(c);
+        return -1;
+    }
+    int n = 0;
+    for (size_t i = 0; n >= 0 && i < ms->n; i++) {
+        const pb_module *m = ms->v[i].desc;
+        for (const pb_permission *p = m->permissions; n >= 0 && p && p->name; p++)
+            n = register_one(c, p->name, p->description, m->name, err, errlen) < 0 ? -1 : n + 1;
+        for (const pb_route *r = m->routes; n >= 0 && r && r->pattern; r++)
+            if (r->permission)
+                n = register_one(c, r->permission, NULL, m->name, err, errlen) < 0 ? -1 : n + 1;
+    }
+    PQfinish(c);
+    return n;
 }
 
 int pb_migrate(const pb_config *cfg, char *err, size_t errlen)

@@ -19,4 +19,12 @@
  * rolled back; earlier files stay applied). */
 int pb_migrate(const pb_config *cfg, char *err, size_t errlen);
 
+struct pb_modset;
+
+/* Records every permission the loaded modules declare, and every route's
+ * permission, in core.permissions (as the owner role), so roles can be
+ * granted them. Returns the number recorded, or -1 with err. */
+int pb_permissions_register(const pb_config *cfg, const struct pb_modset *ms, char *err,
+                            size_t errlen);
+
 #endif

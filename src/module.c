@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "migrate.h"
 
 /* ---------------------------------------------------------------------
  * Path lists
@@ -383,6 +384,11 @@ static void probe_child(const pb_config *c, const pb_host *host, const pb_pathli
     pb_modset ms = {0};
     probe_ctx ctx = {out};
     pb_module_load_all(&ms, cand, host, tpl, probe_report, &ctx);
+    /* The probe sees every accepted descriptor once per start: the place
+     * to record the permissions roles can be granted. */
+    char err2[512];
+    if (pb_permissions_register(c, &ms, err2, sizeof err2) < 0)
+        pb_log(PB_LOG_WARN, "module permissions not recorded: %s", err2);
     pb_modset_free(&ms);
     pb_tpl_set_free(tpl);
     fclose(out);

@@ -136,24 +136,75 @@ static int refuse(pb_req *req, int status, const char *message)
     return status;
 }
 
-/* RBAC: the effective permissions of a user in a team are a Redis set,
- * built and invalidated by the permission layer. No set means no
- * permission: deny is the default. Returns 1, 0, or -1 (Redis down). */
+/* The effective permissions of a user in a team, read from the database
+ * (within the request's transaction and context), as a Redis set with the
+ * marker "-" that says the set was built. Returns 0 or -1. */
+static int build_permissions(pb_req *req, const char *key, const char *uid, const char *tid)
+{
+    static const char sql[] =
+        "SELECT DISTINCT rp.permission FROM core.user_roles ur "
+        "JOIN core.role_permissions rp ON rp.role_id = ur.role_id "
+        "JOIN core.memberships m ON m.team_id = ur.team_id AND m.user_id = ur.user_id "
+        "WHERE ur.user_id = $1 AND ur.team_id = $2 AND m.status = 'active'";
+    const char *params[] = {uid, tid};
+    json_t *rows = NULL;
+    char err[512];
+    if (tid == NULL || tid[0] == '\0') {
+        rows = json_array(); /* no team, no roles */
+    } else if (pb_db_query(&req->w->db, sql, 2, params, &rows, err, sizeof err) < 0) {
+        pb_log(PB_LOG_ERROR, "permission set of %s: %s", uid, err);
+        if (req->w->db.down || req->w->db.conn == NULL)
+            req->down = "database";
+        return -1;
+    }
+    size_t n = json_array_size(rows);
+    const char **argv = calloc(n + 3, sizeof *argv);
+    int rc = -1;
+    if (argv) {
+        argv[0] = "SADD";
+        argv[1] = key;
+        argv[2] = "-";
+        for (size_t i = 0; i < n; i++)
+            argv[3 + i] = json_string_value(json_object_get(json_array_get(rows, i), "permission"));
+        redisReply *r = pb_kv_command(&req->w->kv, (int)n + 3, argv, NULL, err, sizeof err);
+        const char *ex[] = {"EXPIRE", key, "3600"};
+        redisReply *x = r ? pb_kv_command(&req->w->kv, 3, ex, NULL, err, sizeof err) : NULL;
+        rc = r && x ? 0 : -1;
+        if (r)
+            freeReplyObject(r);
+        if (x)
+            freeReplyObject(x);
+        free(argv);
+    }
+    json_decref(rows);
+    return rc;
+}
+
+/* RBAC: may the signed-in user use a route needing perm? The set is cached
+ * in Redis (pb:perm:<user>:<team>) and dropped whenever roles change; a
+ * missing set is built from the database. Deny is the default. Returns 1,
+ * 0, or -1 when Redis or the database is unavailable. */
 static int permission_allows(pb_req *req, const char *uid, const char *tid, const char *perm)
 {
     char key[160], err[256];
     snprintf(key, sizeof key, "pb:perm:%s:%s", uid, tid ? tid : "");
-    const char *argv[] = {"SISMEMBER", key, perm};
-    redisReply *r = pb_kv_command(&req->w->kv, 3, argv, NULL, err, sizeof err);
-    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        pb_log(PB_LOG_ERROR, "permission check: %s", r ? "unexpected reply" : err);
-        if (r)
-            freeReplyObject(r);
-        return -1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        const char *argv[] = {"SMISMEMBER", key, perm, "-"};
+        redisReply *r = pb_kv_command(&req->w->kv, 4, argv, NULL, err, sizeof err);
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            pb_log(PB_LOG_ERROR, "permission check: %s", r ? "unexpected reply" : err);
+            if (r)
+                freeReplyObject(r);
+            return -1;
+        }
+        int member = r->element[0]->integer == 1, built = r->element[1]->integer == 1;
+        freeReplyObject(r);
+        if (member || built)
+            return member;
+        if (attempt == 0 && build_permissions(req, key, uid, tid) < 0)
+            return -1;
     }
-    int yes = r->integer == 1;
-    freeReplyObject(r);
-    return yes;
+    return 0;
 }
 
 #define SESSIONS_DOWN "Signing in is unavailable for a moment. Try again shortly."
@@ -172,7 +223,9 @@ static int guard(pb_req *req)
             return refuse(req, 401, "Sign in to see this page.");
         int ok = permission_allows(req, uid, pb_session_team(req), r->permission);
         if (ok < 0)
-            return refuse(req, 503, SESSIONS_DOWN);
+            return refuse(req, 503,
+                          req->down ? "The database is unavailable for a moment. Try again shortly."
+                                    : SESSIONS_DOWN);
         if (!ok)
             return refuse(req, 403, "Your role does not allow this.");
     }
@@ -199,16 +252,22 @@ static int run_handler(pb_req *req)
     req->module = m->entry->module;
     req->template = req->route->template;
     /* Anonymous until identity arrives: policies then see no user. */
-    int status = guard(req);
-    if (status)
-        return status;
-    /* The row-security context is the signed-in identity (loaded by the
-     * guard, or "" for public pages). A safe method gets a READ ONLY
-     * transaction: a GET cannot change data (RFC 9110 §9.2.1). */
+    /* Identity first: a route that is not public needs the session. */
+    if (!(req->route->flags & PB_PUBLIC) && pb_session_load(req) < 0)
+        return refuse(req, 503, SESSIONS_DOWN);
+    /* The row-security context is the signed-in identity ("" for a public
+     * page). A safe method gets a READ ONLY transaction: a GET cannot change
+     * data (RFC 9110 §9.2.1). */
     const char *uid = req->sess.exists ? pb_session_user(req) : NULL;
     snprintf(req->level, sizeof req->level, "%d", uid ? pb_session_level(req) : 0);
     pb_db_request_begin(&req->w->db, uid ? uid : "", uid ? pb_session_team(req) : "", req->level,
                         req->match.method == PB_GET);
+    int status = guard(req);
+    if (status) {
+        char err[256];
+        pb_db_request_end(&req->w->db, 0, err, sizeof err);
+        return status;
+    }
     status = req->route->handler(req);
     if (status < 0) {
         pb_log(PB_LOG_ERROR, "handler %s %s of module %s failed", req->method, req->route->pattern,

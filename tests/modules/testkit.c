@@ -225,6 +225,19 @@ static int private_page(pb_req *req)
     return 200;
 }
 
+/* GET /test/team-notes - forgets its team filter on purpose: row-level
+ * security alone must keep other teams' rows out. */
+static int team_notes(pb_req *req)
+{
+    json_t *rows = NULL;
+    if (host->db_query(req,
+                       "SELECT team_id::text AS team, body FROM testkit.team_notes ORDER BY id", 0,
+                       NULL, &rows) < 0)
+        return PB_ERROR;
+    json_object_set_new(host->model(req), "notes", rows);
+    return 200;
+}
+
 static int init(const pb_host *h, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
@@ -250,6 +263,7 @@ static const pb_route routes[] = {
     {PB_POST, "/test/session/logout", session_logout, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_POST, "/test/session/flash", session_flash, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET, "/test/private", private_page, "test:read", PB_JSON_ONLY, NULL},
+    {PB_GET, "/test/team-notes", team_notes, "test:read", PB_JSON_ONLY, NULL},
     {0},
 };
 
