@@ -286,6 +286,11 @@ struct pb_host {
     /* Module data kept in the session, as strings; value NULL deletes. */
     const char *(*session_get)(pb_req *req, const char *key);
     int (*session_set)(pb_req *req, const char *key, const char *value);
+
+    /* Records message as the error of field name, as the typed accessors
+     * do (the first error per field wins), for checks only the module can
+     * make: "this e-mail address is taken". Returns PB_INVALID. */
+    int (*input_fail)(pb_req *req, const char *name, const char *message);
 };
 
 #endif

@@ -428,6 +428,15 @@ SQL
 
 pb_pg_running() { pb_as_pg "$PB_PG_BIN/pg_ctl" -D "$PB_PG_DATA" status >/dev/null 2>&1; }
 
+# pb_pg_reset_db: drop the plugboard database (test stack only), so every
+# test run starts from migrations on an empty database.
+pb_pg_reset_db() {
+	[ "$PB_MODE" = test ] || pb_die "pb_pg_reset_db is for the test stack only"
+	pb_say "postgres: dropping the test database for a clean run"
+	pb_psql -d postgres -c 'DROP DATABASE IF EXISTS plugboard WITH (FORCE)' >/dev/null
+	pb_pg_setup
+}
+
 pb_pg_start() {
 	pb_dirs
 	pb_pg_init

@@ -288,8 +288,8 @@ static void db_check_broken(pb_db *db)
     }
 }
 
-int pb_db_query(pb_db *db, const char *sql, int nparams, const char *const *params, json_t **rows,
-                char *err, size_t errlen)
+static int query_once(pb_db *db, const char *sql, int nparams, const char *const *params,
+                      json_t **rows, char *err, size_t errlen)
 {
     if (rows)
         *rows = NULL;
@@ -330,10 +330,10 @@ int pb_db_query(pb_db *db, const char *sql, int nparams, const char *const *para
     return n;
 }
 
-int pb_db_ping(pb_db *db, char *err, size_t errlen)
+static int ping_once(pb_db *db, char *err, size_t errlen)
 {
     if (db->in_tx)
-        return pb_db_query(db, "SELECT 1", 0, NULL, NULL, err, errlen) < 0 ? -1 : 0;
+        return query_once(db, "SELECT 1", 0, NULL, NULL, err, errlen) < 0 ? -1 : 0;
     if (db_connect(db, err, errlen) < 0)
         return -1;
     long idx = db_prepare(db, "SELECT 1", 0, err, errlen);
@@ -346,4 +346,32 @@ int pb_db_ping(pb_db *db, char *err, size_t errlen)
     if (!ok)
         db_check_broken(db);
     return ok ? 0 : -1;
+}
+
+/* A connection that sat idle may have died with a server restart; that
+ * must not fail the next request. When a call fails because an existing
+ * connection is gone, and no transaction was open (so nothing can have
+ * been committed or lost), it runs once more on a new connection. */
+static int stale(const pb_db *db, int had_conn, int had_tx)
+{
+    return had_conn && !had_tx && db->conn == NULL;
+}
+
+int pb_db_query(pb_db *db, const char *sql, int nparams, const char *const *params, json_t **rows,
+                char *err, size_t errlen)
+{
+    int had_conn = db->conn != NULL, had_tx = db->in_tx;
+    int n = query_once(db, sql, nparams, params, rows, err, errlen);
+    if (n < 0 && stale(db, had_conn, had_tx))
+        n = query_once(db, sql, nparams, params, rows, err, errlen);
+    return n;
+}
+
+int pb_db_ping(pb_db *db, char *err, size_t errlen)
+{
+    int had_conn = db->conn != NULL, had_tx = db->in_tx;
+    int rc = ping_once(db, err, errlen);
+    if (rc < 0 && stale(db, had_conn, had_tx))
+        rc = ping_once(db, err, errlen);
+    return rc;
 }

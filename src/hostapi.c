@@ -309,6 +309,11 @@ static int h_session_set(pb_req *req, const char *key, const char *value)
     return pb_session_set(req, key, value) < 0 ? PB_ERROR : PB_OK;
 }
 
+static int h_input_fail(pb_req *req, const char *name, const char *message)
+{
+    return pb_input_fail(&req->in, name, message);
+}
+
 static const pb_host host_table = {
     .abi_version = PB_ABI_VERSION,
     .size = sizeof(pb_host),
@@ -349,6 +354,7 @@ static const pb_host host_table = {
     .flash = h_flash,
     .session_get = h_session_get,
     .session_set = h_session_set,
+    .input_fail = h_input_fail,
 };
 
 const pb_host *pb_hostapi(void)

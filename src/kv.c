@@ -39,8 +39,8 @@ static int kv_connect(pb_kv *kv, char *err, size_t errlen)
     return 0;
 }
 
-redisReply *pb_kv_command(pb_kv *kv, int argc, const char **argv, const size_t *argvlen, char *err,
-                          size_t errlen)
+static redisReply *command_once(pb_kv *kv, int argc, const char **argv, const size_t *argvlen,
+                                char *err, size_t errlen)
 {
     if (kv_connect(kv, err, errlen) < 0)
         return NULL;
@@ -49,6 +49,19 @@ redisReply *pb_kv_command(pb_kv *kv, int argc, const char **argv, const size_t *
         snprintf(err, errlen, "Redis: %s", kv->ctx->errstr[0] ? kv->ctx->errstr : "no reply");
         pb_kv_close(kv);
     }
+    return r;
+}
+
+redisReply *pb_kv_command(pb_kv *kv, int argc, const char **argv, const size_t *argvlen, char *err,
+                          size_t errlen)
+{
+    /* A connection that died while idle (Redis restarted) must not fail
+     * the next request: try once more on a new one. Every command the
+     * host sends may safely run twice. */
+    int had_conn = kv->ctx != NULL;
+    redisReply *r = command_once(kv, argc, argv, argvlen, err, errlen);
+    if (r == NULL && had_conn)
+        r = command_once(kv, argc, argv, argvlen, err, errlen);
     return r;
 }
 

@@ -2,7 +2,8 @@
  * kv.h - the worker's Redis connection.
  *
  * Opened on first use with a timeout; dropped after any error and re-opened
- * on the next call, so a Redis restart never takes a worker down.
+ * on the next call, so a Redis restart never takes a worker down. A command
+ * that fails on a connection that died while idle is retried once.
  */
 #ifndef PB_KV_H
 #define PB_KV_H

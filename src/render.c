@@ -8,6 +8,7 @@
 #include "jsonout.h"
 #include "log.h"
 #include "response.h"
+#include "session.h"
 
 static void send_json(pb_req *req, int status, json_t *v)
 {
@@ -37,6 +38,16 @@ static json_t *site_globals(pb_req *req)
         json_object_set_new(item, "current", json_boolean(current));
     }
     json_string_set(json_object_get(site, "path"), req->path);
+    /* Who is signed in, and the token their sign-out form sends. */
+    const char *uid = req->sess.exists ? pb_session_user(req) : NULL;
+    if (uid) {
+        const char *name = pb_session_get(req, "name");
+        json_object_set_new(
+            site, "user",
+            json_pack("{s:s, s:s?}", "name", name ? name : "you", "csrf", pb_session_csrf(req)));
+    } else {
+        json_object_del(site, "user");
+    }
     json_object_set_new(site, "flash", req->flash ? json_incref(req->flash) : json_array());
     return site;
 }

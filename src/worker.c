@@ -90,8 +90,9 @@ static void worker_init(pb_worker *w, const pb_pathlist *plan)
     }
     pb_module_load_all(&w->modules, plan, pb_hostapi(), w->tpl, load_report, NULL);
     w->modules_json = pb_metrics_modules(&w->modules);
-    w->site = json_pack("{s:s, s:o, s:s}", "name", "Plugboard", "nav", collect_nav(&w->modules),
-                        "path", "/");
+    w->site =
+        json_pack("{s:s, s:o, s:s, s:b}", "name", "Plugboard", "nav", collect_nav(&w->modules),
+                  "path", "/", "auth", pb_modset_find(&w->modules, "auth") != NULL);
     pb_db_init(&w->db, w->cfg->conninfo, w->cfg->statement_timeout);
     pb_kv_init(&w->kv, w->cfg->redis_socket, w->cfg->redis_host, (int)w->cfg->redis_port,
                (int)w->cfg->redis_timeout);

@@ -1,0 +1,213 @@
+/*
+ * auth.c - signing up, signing in and signing out.
+ *
+ * Passwords are hashed with argon2id (libsodium crypto_pwhash_str). The
+ * first person to sign up becomes the administrator of a new team; after
+ * that, sign-up is by invitation. Look-ups that happen before anyone is
+ * signed in go through the SECURITY DEFINER functions of
+ * sql/core/002_auth.sql, since row-level security hides every user from an
+ * anonymous request.
+ */
+#include <plugboard.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+static const pb_host *host;
+
+/* Verifying against this when no account matches keeps a wrong e-mail
+ * address as slow as a wrong password: timing does not reveal accounts. */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+
+#define PASSWORD_MIN      10
+#define PASSWORD_MAX      200
+#define WRONG_CREDENTIALS "The e-mail address or the password is not right."
+
+/* The form's CSRF token, for the template. Returns PB_OK or PB_ERROR. */
+static int with_csrf(pb_req *req)
+{
+    const char *token = host->csrf_token(req);
+    if (token == NULL)
+        return PB_ERROR;
+    json_object_set_new(host->model(req), "csrf", json_string(token));
+    return PB_OK;
+}
+
+/* A local path to return to after signing in, or "/". */
+static const char *next_path(pb_req *req)
+{
+    const char *next = NULL;
+    host->input_str(req, "next", 0, 1, 500, &next);
+    if (next == NULL || next[0] != '/' || next[1] == '/' || next[1] == '\\')
+        return "/";
+    return next;
+}
+
+static int sign_in(pb_req *req, const char *user_id, const char *name)
+{
+    json_t *rows = NULL;
+    const char *params[] = {user_id};
+    if (host->db_query(req, "SELECT team_id::text AS team_id, level FROM core.login_context($1)", 1,
+                       params, &rows) < 0)
+        return PB_ERROR;
+    json_t *ctx = json_array_get(rows, 0);
+    const char *team = json_string_value(json_object_get(ctx, "team_id"));
+    int level = (int)json_integer_value(json_object_get(ctx, "level"));
+    int rc = host->login(req, user_id, team ? team : "", level);
+    json_decref(rows);
+    if (rc != PB_OK || host->session_set(req, "name", name) != PB_OK)
+        return PB_ERROR;
+    return PB_OK;
+}
+
+/* --- Sign-up --------------------------------------------------------- */
+
+static int signup_open(pb_req *req, int *open)
+{
+    json_t *rows = NULL;
+    if (host->db_query(req, "SELECT core.signup_open() AS open", 0, NULL, &rows) < 0)
+        return PB_ERROR;
+    *open = json_is_true(json_object_get(json_array_get(rows, 0), "open"));
+    json_decref(rows);
+    return PB_OK;
+}
+
+/* GET /signup */
+static int signup_form(pb_req *req)
+{
+    int open;
+    if (signup_open(req, &open) != PB_OK || with_csrf(req) != PB_OK)
+        return PB_ERROR;
+    json_object_set_new(host->model(req), "open", json_boolean(open));
+    return 200;
+}
+
+/* POST /signup */
+static int signup(pb_req *req)
+{
+    json_t *m = host->model(req);
+    const char *email = NULL, *name = NULL, *password = NULL, *team = NULL;
+    int open;
+    host->input_email(req, "email", PB_REQUIRED, &email);
+    host->input_str(req, "name", PB_REQUIRED, 1, 120, &name);
+    host->input_str(req, "team", PB_REQUIRED, 1, 120, &team);
+    host->input_str(req, "password", PB_REQUIRED, PASSWORD_MIN, PASSWORD_MAX, &password);
+    json_object_set_new(
+        m, "values", json_pack("{s:s?, s:s?, s:s?}", "email", email, "name", name, "team", team));
+    if (signup_open(req, &open) != PB_OK || with_csrf(req) != PB_OK)
+        return PB_ERROR;
+    json_object_set_new(m, "open", json_boolean(open));
+    if (!open) {
+        json_object_set_new(
+            m, "message", json_string("Sign-up is by invitation: ask your team's administrator."));
+        return 403;
+    }
+    if (host->input_errors(req))
+        return 400;
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return PB_ERROR;
+    const char *params[] = {email, name, hash, team};
+    json_t *rows = NULL;
+    if (host->db_query(req,
+                       "SELECT user_id::text AS user_id FROM core.signup_first($1, $2, $3, $4)", 4,
+                       params, &rows) < 0)
+        return PB_ERROR;
+    const char *uid = json_string_value(json_object_get(json_array_get(rows, 0), "user_id"));
+    int rc = uid ? sign_in(req, uid, name) : PB_ERROR;
+    json_decref(rows);
+    if (rc != PB_OK)
+        return PB_ERROR;
+    host->flash(req, "success", "Welcome to Plugboard. You administer your new team.");
+    return host->redirect(req, 303, "/");
+}
+
+/* --- Sign-in and sign-out ------------------------------------------------ */
+
+/* GET /login */
+static int login_form(pb_req *req)
+{
+    if (host->user_id(req))
+        return host->redirect(req, 303, next_path(req));
+    if (with_csrf(req) != PB_OK)
+        return PB_ERROR;
+    json_object_set_new(host->model(req), "next", json_string(next_path(req)));
+    return 200;
+}
+
+/* POST /login */
+static int login(pb_req *req)
+{
+    json_t *m = host->model(req);
+    const char *email = NULL, *password = NULL;
+    host->input_email(req, "email", PB_REQUIRED, &email);
+    host->input_str(req, "password", PB_REQUIRED, 1, PASSWORD_MAX, &password);
+    json_object_set_new(m, "values", json_pack("{s:s?}", "email", email));
+    json_object_set_new(m, "next", json_string(next_path(req)));
+    if (with_csrf(req) != PB_OK)
+        return PB_ERROR;
+    if (host->input_errors(req))
+        return 400;
+    json_t *rows = NULL;
+    const char *params[] = {email};
+    if (host->db_query(req,
+                       "SELECT id::text AS id, password_hash, is_active, display_name "
+                       "FROM core.auth_lookup($1)",
+                       1, params, &rows) < 0)
+        return PB_ERROR;
+    json_t *user = json_array_get(rows, 0);
+    const char *hash = json_string_value(json_object_get(user, "password_hash"));
+    int ok = crypto_pwhash_str_verify(hash ? hash : dummy_hash, password, strlen(password)) == 0;
+    ok = ok && hash && json_is_true(json_object_get(user, "is_active"));
+    int rc = ok ? sign_in(req, json_string_value(json_object_get(user, "id")),
+                          json_string_value(json_object_get(user, "display_name")))
+                : PB_OK;
+    json_decref(rows);
+    if (rc != PB_OK)
+        return PB_ERROR;
+    if (!ok) /* one message for both cases: which one was wrong stays unsaid */
+        return host->input_fail(req, "password", WRONG_CREDENTIALS) == PB_INVALID ? 400 : PB_ERROR;
+    return host->redirect(req, 303, next_path(req));
+}
+
+/* POST /logout */
+static int logout(pb_req *req)
+{
+    if (host->logout(req) != PB_OK)
+        return PB_ERROR;
+    host->flash(req, "info", "You are signed out.");
+    return host->redirect(req, 303, "/login");
+}
+
+static int init(const pb_host *h, char *err, size_t errlen)
+{
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        return -1;
+    }
+    if (crypto_pwhash_str(dummy_hash, "not a password", 14, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        snprintf(err, errlen, "argon2id is out of memory");
+        return -1;
+    }
+    host = h;
+    return 0;
+}
+
+static const pb_route routes[] = {
+    {PB_GET, "/signup", signup_form, NULL, PB_PUBLIC, "auth/signup"},
+    {PB_POST, "/signup", signup, NULL, PB_PUBLIC, "auth/signup"},
+    {PB_GET, "/login", login_form, NULL, PB_PUBLIC, "auth/login"},
+    {PB_POST, "/login", login, NULL, PB_PUBLIC, "auth/login"},
+    {PB_POST, "/logout", logout, NULL, PB_PUBLIC, "auth/login"},
+    {0},
+};
+
+PB_MODULE = {
+    .abi_version = PB_ABI_VERSION,
+    .name = "auth",
+    .version = "0.1.0",
+    .routes = routes,
+    .init = init,
+};
