@@ -291,6 +291,17 @@ struct pb_host {
      * do (the first error per field wins), for checks only the module can
      * make: "this e-mail address is taken". Returns PB_INVALID. */
     int (*input_fail)(pb_req *req, const char *name, const char *message);
+
+    /* Rate limits kept in Redis. A class names the limit configured in
+     * [ratelimit] ("login"); key is what is counted (an e-mail address;
+     * NULL means the client's address). rate_check returns PB_OK, or
+     * PB_INVALID when the limit is reached, with the seconds until it
+     * resets in *retry_after (the host also sends Retry-After); rate_hit
+     * counts one event. Both answer PB_ERROR when Redis is unavailable. */
+    int (*rate_check)(pb_req *req, const char *cls, const char *key, long *retry_after);
+    int (*rate_hit)(pb_req *req, const char *cls, const char *key);
+    /* Returns the client's address (REMOTE_ADDR as nginx saw it). */
+    const char *(*client_ip)(pb_req *req);
 };
 
 #endif

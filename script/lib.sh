@@ -541,6 +541,8 @@ pb_write_config() {
 		templates="$templates $PB_ROOT/tests/templates"
 		migrations="$migrations $PB_ROOT/tests/sql"
 		timeout=${PB_REQUEST_TIMEOUT:-3}
+		# Sign-in lockouts end quickly, so the throttling test can wait one out.
+		: "${PB_LOGIN_WINDOW:=5}"
 	fi
 	if [ "$PB_MODE" = bench ]; then
 		# The Fortunes module, its template and its table.
@@ -587,6 +589,10 @@ conninfo = $PB_PG_CONNINFO
 owner_conninfo = $PB_PG_OWNER_CONNINFO
 migrations = $migrations
 statement_timeout = 10
+
+[ratelimit]
+login_attempts = 10
+login_window = ${PB_LOGIN_WINDOW:-900}
 
 [redis]
 socket = $PB_REDIS_SOCK

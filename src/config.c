@@ -70,6 +70,8 @@ static const opt options[] = {
     {"session", "cookie", OPT_STR, OFF(session_cookie), "pb_session", 0, 0},
     {"session", "idle_timeout", OPT_LONG, OFF(session_idle), "28800", 60, 31536000},
     {"session", "lifetime", OPT_LONG, OFF(session_lifetime), "2592000", 60, 31536000},
+    {"ratelimit", "login_attempts", OPT_LONG, OFF(login_attempts), "10", 1, 10000},
+    {"ratelimit", "login_window", OPT_LONG, OFF(login_window), "900", 1, 86400},
     {"redis", "socket", OPT_PATH, OFF(redis_socket), "", 0, 0},
     {"redis", "host", OPT_STR, OFF(redis_host), "127.0.0.1", 0, 0},
     {"redis", "port", OPT_LONG, OFF(redis_port), "6379", 1, 65535},

@@ -39,6 +39,9 @@ typedef struct pb_config {
     long session_idle;     /* seconds of inactivity before a session ends */
     long session_lifetime; /* seconds after which it ends however active */
 
+    long login_attempts; /* failed sign-ins per account or address ... */
+    long login_window;   /* ... per this many seconds, then a lockout until it ends */
+
     char *redis_socket;
     char *redis_host;
     long redis_port;

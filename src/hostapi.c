@@ -314,6 +314,82 @@ static int h_input_fail(pb_req *req, const char *name, const char *message)
     return pb_input_fail(&req->in, name, message);
 }
 
+/* --- Rate limits -------------------------------------------------------------
+ * Fixed windows: the first event of a window sets its expiry. */
+
+static int rate_limits(pb_req *req, const char *cls, long *limit, long *window)
+{
+    if (strcmp(cls, "login") == 0) {
+        *limit = req->w->cfg->login_attempts;
+        *window = req->w->cfg->login_window;
+        return 0;
+    }
+    return -1;
+}
+
+static const char *h_client_ip(pb_req *req)
+{
+    const char *ip = FCGX_GetParam("REMOTE_ADDR", req->fcgi->envp);
+    return ip ? ip : "";
+}
+
+static void rate_key(pb_req *req, const char *cls, const char *key, char *out, size_t n)
+{
+    snprintf(out, n, "pb:rl:%s:%s", cls, key ? key : h_client_ip(req));
+}
+
+static int h_rate_check(pb_req *req, const char *cls, const char *key, long *retry_after)
+{
+    long limit, window;
+    char k[400], err[256];
+    if (rate_limits(req, cls, &limit, &window) < 0)
+        return PB_ERROR;
+    rate_key(req, cls, key, k, sizeof k);
+    const char *get[] = {"GET", k};
+    redisReply *r = pb_kv_command(&req->w->kv, 2, get, NULL, err, sizeof err);
+    if (r == NULL)
+        return PB_ERROR;
+    long count = r->type == REDIS_REPLY_STRING ? atol(r->str) : 0;
+    freeReplyObject(r);
+    if (count < limit)
+        return PB_OK;
+    const char *ttl[] = {"TTL", k};
+    r = pb_kv_command(&req->w->kv, 2, ttl, NULL, err, sizeof err);
+    long left = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? (long)r->integer : window;
+    if (r)
+        freeReplyObject(r);
+    if (retry_after)
+        *retry_after = left;
+    char header[32];
+    snprintf(header, sizeof header, "%ld", left);
+    h_set_header(req, "Retry-After", header);
+    return PB_INVALID;
+}
+
+static int h_rate_hit(pb_req *req, const char *cls, const char *key)
+{
+    long limit, window;
+    char k[400], err[256], win[24];
+    if (rate_limits(req, cls, &limit, &window) < 0)
+        return PB_ERROR;
+    rate_key(req, cls, key, k, sizeof k);
+    snprintf(win, sizeof win, "%ld", window);
+    const char *incr[] = {"INCR", k};
+    redisReply *r = pb_kv_command(&req->w->kv, 2, incr, NULL, err, sizeof err);
+    if (r == NULL)
+        return PB_ERROR;
+    int first = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    if (first) {
+        const char *ex[] = {"EXPIRE", k, win};
+        r = pb_kv_command(&req->w->kv, 3, ex, NULL, err, sizeof err);
+        if (r == NULL)
+            return PB_ERROR;
+        freeReplyObject(r);
+    }
+    return PB_OK;
+}
+
 static const pb_host host_table = {
     .abi_version = PB_ABI_VERSION,
     .size = sizeof(pb_host),
@@ -355,6 +431,9 @@ static const pb_host host_table = {
     .session_get = h_session_get,
     .session_set = h_session_set,
     .input_fail = h_input_fail,
+    .rate_check = h_rate_check,
+    .rate_hit = h_rate_hit,
+    .client_ip = h_client_ip,
 };
 
 const pb_host *pb_hostapi(void)

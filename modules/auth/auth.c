@@ -149,6 +149,20 @@ static int login(pb_req *req)
         return PB_ERROR;
     if (host->input_errors(req))
         return 400;
+    /* Brute force: failures are counted per account and per address; past
+     * the limit, even the right password waits for the window to end. */
+    long wait = 0;
+    int by_account = host->rate_check(req, "login", email, &wait);
+    int by_address = by_account == PB_OK ? host->rate_check(req, "login", NULL, &wait) : PB_OK;
+    if (by_account == PB_ERROR || by_address == PB_ERROR)
+        return PB_ERROR;
+    if (by_account == PB_INVALID || by_address == PB_INVALID) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Too many failed sign-ins. Try again in %ld minute%s.",
+                 (wait + 59) / 60, (wait + 59) / 60 == 1 ? "" : "s");
+        json_object_set_new(m, "message", json_string(msg));
+        return 429;
+    }
     json_t *rows = NULL;
     const char *params[] = {email};
     if (host->db_query(req,
@@ -166,8 +180,12 @@ static int login(pb_req *req)
     json_decref(rows);
     if (rc != PB_OK)
         return PB_ERROR;
-    if (!ok) /* one message for both cases: which one was wrong stays unsaid */
+    if (!ok) { /* one message for both cases: which one was wrong stays unsaid */
+        if (host->rate_hit(req, "login", email) != PB_OK ||
+            host->rate_hit(req, "login", NULL) != PB_OK)
+            return PB_ERROR;
         return host->input_fail(req, "password", WRONG_CREDENTIALS) == PB_INVALID ? 400 : PB_ERROR;
+    }
     return host->redirect(req, 303, next_path(req));
 }
 

@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import unittest
 import urllib.parse
 
@@ -126,3 +127,19 @@ class AuthTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ThrottleTest(unittest.TestCase):
+    """The test stack's window is PB_LOGIN_WINDOW (5 s), limit 10."""
+
+    def test_ten_failures_lock_out_even_the_right_password_until_the_window_ends(self):
+        time.sleep(5.5)  # a fresh window: earlier tests failed a few sign-ins too
+        for i in range(10):
+            self.assertEqual(sign_in(password=f"wrong {i}")[0], 400, f"attempt {i + 1}")
+        status, headers, body = sign_in()
+        self.assertEqual(status, 429)
+        wait = int(headers["retry-after"])
+        self.assertTrue(1 <= wait <= 5, wait)
+        self.assertIn("Too many failed sign-ins", body.decode())
+        time.sleep(wait + 0.5)
+        self.assertEqual(sign_in()[0], 303)
