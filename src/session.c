@@ -212,20 +212,28 @@ int pb_session_csrf_ok(pb_req *req)
     return sodium_memcmp(want, got, strlen(want)) == 0;
 }
 
+/* Returns the session's member name (made with make() when missing),
+ * starting an anonymous session if there is none, and marks the session
+ * changed; NULL when Redis is unavailable. */
+static json_t *writable(pb_req *req, const char *name, json_t *(*make)(void))
+{
+    if (pb_session_load(req) < 0 || (!S(req)->exists && start(req, json_object()) < 0))
+        return NULL;
+    json_t *v = json_object_get(S(req)->data, name);
+    if (v == NULL) {
+        v = make();
+        json_object_set_new(S(req)->data, name, v);
+    }
+    S(req)->dirty = 1;
+    return v;
+}
+
 int pb_session_flash(pb_req *req, const char *kind, const char *text)
 {
-    if (pb_session_load(req) < 0)
+    json_t *list = writable(req, "flash", json_array);
+    if (list == NULL)
         return -1;
-    if (!S(req)->exists && start(req, json_object()) < 0)
-        return -1;
-    json_t *list = json_object_get(S(req)->data, "flash");
-    if (list == NULL) {
-        list = json_array();
-        json_object_set_new(S(req)->data, "flash", list);
-    }
-    json_array_append_new(list, json_pack("{s:s, s:s}", "kind", kind, "text", text));
-    S(req)->dirty = 1;
-    return 0;
+    return json_array_append_new(list, json_pack("{s:s, s:s}", "kind", kind, "text", text));
 }
 
 const char *pb_session_get(pb_req *req, const char *key)
@@ -237,20 +245,13 @@ const char *pb_session_get(pb_req *req, const char *key)
 
 int pb_session_set(pb_req *req, const char *key, const char *value)
 {
-    if (pb_session_load(req) < 0)
+    json_t *kvs = writable(req, "kv", json_object);
+    if (kvs == NULL)
         return -1;
-    if (!S(req)->exists && start(req, json_object()) < 0)
-        return -1;
-    json_t *kvs = json_object_get(S(req)->data, "kv");
-    if (kvs == NULL) {
-        kvs = json_object();
-        json_object_set_new(S(req)->data, "kv", kvs);
-    }
     if (value)
         json_object_set_new(kvs, key, json_string(value));
     else
         json_object_del(kvs, key);
-    S(req)->dirty = 1;
     return 0;
 }
 

@@ -1,0 +1,134 @@
+"""The authorisation matrix, generated from the loaded route table: every
+route x {anonymous, outsider, member without the permission, admin} x {for
+unsafe methods: cookie without the CSRF token, cookie with it}. A new route
+is covered the day it is added. Bearer tokens join when the API issues them.
+"""
+
+import json
+import os
+import re
+import subprocess
+import unittest
+import uuid
+
+import pb
+
+PGHOST = os.path.join(pb.VAR, "run", "pg")
+# The one route that hangs on purpose would cost the request timeout per
+# case; test_resilience covers it. Everything else is in the matrix,
+# including the route that crashes its worker.
+SKIP_PATTERNS = {"/test/hang"}
+GUARD = {
+    401: "Sign in to see this page.",
+    403: ("Your role does not allow this.", "This form has expired"),
+}
+
+
+def psql(sql):
+    subprocess.run(["psql", "-h", PGHOST, "-U", "plugboard_owner", "-d", "plugboard", "-X", "-q",
+                    "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True, timeout=30)
+
+
+def login(user, team, level):
+    status, headers, _ = pb.request(
+        "POST", "/api/v1/test/session/login",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=f"user={user}&team={team}&level={level}".encode())
+    assert status == 200, status
+    cookie = re.search(r"pb_session=([^;]+)", headers["set-cookie"]).group(1)
+    csrf = pb.get_json("/test/session/whoami", headers={"Cookie": f"pb_session={cookie}"})["csrf"]
+    return cookie, csrf
+
+
+def guard_verdict(status, body):
+    """'401', '403', 'csrf' when the host's guard refused, else 'allowed'."""
+    try:
+        message = json.loads(body)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return "allowed"
+    if status == 401 and message == GUARD[401]:
+        return "401"
+    if status == 403 and message.startswith(GUARD[403][1]):
+        return "csrf"
+    if status == 403 and message == GUARD[403][0]:
+        return "403"
+    return "allowed"
+
+
+class AuthorisationMatrixTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        out = subprocess.run([pb.BIN, "-c", pb.CONFIG, "routes", "--json"], capture_output=True,
+                             text=True, check=True, timeout=60)
+        cls.loaded = json.loads(out.stdout)
+        cls.routes = [r for r in cls.loaded if r["pattern"] not in SKIP_PATTERNS]
+        team, other = str(uuid.uuid4()), str(uuid.uuid4())
+        admin, member, outsider = (str(uuid.uuid4()) for _ in range(3))
+        admin_role, member_role = str(uuid.uuid4()), str(uuid.uuid4())
+        tag = uuid.uuid4().hex[:8]
+        psql(f"""
+            INSERT INTO core.teams (id, name) VALUES ('{team}', 'T {tag}'), ('{other}', 'U {tag}');
+            INSERT INTO core.users (id, email, display_name, password_hash) VALUES
+              ('{admin}', 'admin-{tag}@example.com', 'A', 'x'),
+              ('{member}', 'member-{tag}@example.com', 'M', 'x'),
+              ('{outsider}', 'out-{tag}@example.com', 'O', 'x');
+            INSERT INTO core.memberships (team_id, user_id) VALUES ('{team}', '{admin}'),
+              ('{team}', '{member}'), ('{other}', '{outsider}');
+            INSERT INTO core.roles (id, team_id, name, level) VALUES
+              ('{admin_role}', '{team}', 'admin', 100), ('{member_role}', '{team}', 'member', 10);
+            INSERT INTO core.role_permissions SELECT '{admin_role}', name FROM core.permissions;
+            INSERT INTO core.user_roles VALUES ('{team}', '{admin}', '{admin_role}'),
+              ('{team}', '{member}', '{member_role}');
+        """)
+        cls.who = {"outsider": (outsider, other, 0), "member": (member, team, 10),
+                   "admin": (admin, team, 100)}
+        cls.identities = {"anonymous": None}
+        for name, args in cls.who.items():
+            cls.identities[name] = login(*args)
+
+    def expected(self, route, who, with_token, method):
+        unsafe = method != "GET"
+        if who != "anonymous" and unsafe and not with_token:
+            return "csrf"
+        if route["permission"] == "public":
+            return "allowed"
+        if who == "anonymous":
+            return "401"
+        return "allowed" if who == "admin" else "403"
+
+    def test_every_route_for_every_identity(self):
+        checked, wrong = 0, []
+        for route in self.routes:
+            path = re.sub(r":[a-z_][a-z0-9_]*", str(uuid.uuid4()), route["pattern"])
+            for method in [m for m in route["methods"].split(", ") if m != "HEAD"]:
+                for who, ident in self.identities.items():
+                    for with_token in ([False, True] if ident and method != "GET" else [False]):
+                        headers = {"Accept": "application/json"}
+                        body = None
+                        if ident:
+                            headers["Cookie"] = f"pb_session={ident[0]}"
+                            if with_token:
+                                headers["X-CSRF-Token"] = ident[1]
+                        if method != "GET":
+                            headers["Content-Type"] = "application/x-www-form-urlencoded"
+                            body = b""
+                        status, h, resp = pb.request(method, path, headers=headers, body=body)
+                        if ident and "pb_session=;" in h.get("set-cookie", ""):
+                            # The route signed this identity out: sign it in again.
+                            self.identities[who] = ident = login(*self.who[who])
+                        got = guard_verdict(status, resp)
+                        want = self.expected(route, who, with_token, method)
+                        checked += 1
+                        if got != want:
+                            wrong.append(f"{method} {route['pattern']} as {who}"
+                                         f"{' with token' if with_token else ''}: "
+                                         f"guard said {got}, expected {want} ({status})")
+        self.assertEqual(wrong, [], f"{len(wrong)} of {checked} cases wrong")
+        non_public = [r for r in self.routes if r["permission"] != "public"]
+        self.assertTrue(non_public, "the matrix must cover at least one protected route")
+        print(f"\n  authorisation matrix: {checked} cases over {len(self.routes)} of "
+              f"{len(self.loaded)} loaded routes")
+
+
+if __name__ == "__main__":
+    unittest.main()
