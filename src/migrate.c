@@ -247,12 +247,20 @@ static int register_one(PGconn *c, const char *name, const char *description, co
                         char *err, size_t errlen)
 {
     const char *row[] = {name, description ? description : "", module};
+    if (exec_ok(c,
+                "INSERT INTO core.permissions (name, description, module) VALUES ($1, $2, $3) "
+                "ON CONFLICT (name) DO UPDATE SET module = EXCLUDED.module, description = "
+                "CASE WHEN EXCLUDED.description = '' THEN core.permissions.description "
+                "ELSE EXCLUDED.description END",
+                3, row, err, errlen) < 0)
+        return -1;
+    /* Admin roles (level 100) hold every permission, including those of a
+     * module installed after the team was created. */
+    const char *perm[] = {name};
     return exec_ok(c,
-                   "INSERT INTO core.permissions (name, description, module) VALUES ($1, $2, $3) "
-                   "ON CONFLICT (name) DO UPDATE SET module = EXCLUDED.module, description = "
-                   "CASE WHEN EXCLUDED.description = '' THEN core.permissions.description "
-                   "ELSE EXCLUDED.description END",
-                   3, row, err, errlen);
+                   "INSERT INTO core.role_permissions (role_id, permission) "
+                   "SELECT id, $1 FROM core.roles WHERE level = 100 ON CONFLICT DO NOTHING",
+                   1, perm, err, errlen);
 }
 
 int pb_permissions_register(const pb_config *cfg, const pb_modset *ms, char *err, size_t errlen)

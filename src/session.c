@@ -19,20 +19,6 @@ static pb_session *S(pb_req *req)
     return &req->sess;
 }
 
-/* Cookie ids are exactly 43 base64url characters: anything else is not
- * ours and never reaches Redis. */
-static int id_well_formed(const char *id)
-{
-    size_t n = strlen(id);
-    if (n != 43)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= 'a' && id[i] <= 'z') ||
-              (id[i] >= '0' && id[i] <= '9') || id[i] == '-' || id[i] == '_'))
-            return 0;
-    return 1;
-}
-
 static void set_id(pb_session *s, const char *id)
 {
     unsigned char h[crypto_hash_sha256_BYTES];
@@ -78,7 +64,7 @@ int pb_session_load(pb_req *req)
         return s->unavailable ? -1 : 0;
     s->loaded = 1;
     const pb_field *f = pb_params_get(&req->in.cookies, req->w->cfg->session_cookie);
-    if (f == NULL || f->path || !id_well_formed(f->value))
+    if (f == NULL || f->path || !pb_session_id_valid(f->value))
         return 0;
     set_id(s, f->value);
     char ttl[24];
@@ -207,9 +193,7 @@ int pb_session_csrf_ok(pb_req *req)
     const char *got = f && !f->path ? f->value : pb_request_header(req, "X-CSRF-Token");
     if (got == NULL && req->in.json)
         got = json_string_value(json_object_get(req->in.json, "_csrf"));
-    if (want == NULL || got == NULL || strlen(got) != strlen(want))
-        return 0;
-    return sodium_memcmp(want, got, strlen(want)) == 0;
+    return pb_csrf_equal(want, got);
 }
 
 /* Returns the session's member name (made with make() when missing),

@@ -67,4 +67,14 @@ int pb_session_finish(struct pb_req *req, int show_flash, json_t **flash);
 
 void pb_session_free(pb_session *s);
 
+/* The untrusted-input checks, apart so they can be fuzzed alone. */
+
+/* Returns 1 when a cookie value has the shape of our session ids: exactly
+ * 43 base64url characters. */
+int pb_session_id_valid(const char *id);
+
+/* Returns 1 when a presented CSRF token equals the session's, compared in
+ * constant time; 0 for NULL, empty or different tokens. */
+int pb_csrf_equal(const char *want, const char *got);
+
 #endif

@@ -99,6 +99,20 @@ class PermissionRegistryTest(unittest.TestCase):
         self.assertEqual(rows, [["testkit"]])
 
 
+class AdminRoleTest(unittest.TestCase):
+    def test_a_restart_grants_admins_permissions_registered_since(self):
+        team, role = str(uuid.uuid4()), str(uuid.uuid4())
+        psql("plugboard_owner", f"""
+            INSERT INTO core.teams (id, name) VALUES ('{team}', 'late');
+            INSERT INTO core.roles (id, team_id, name, level) VALUES ('{role}', '{team}', 'admin', 100);""")
+        out = subprocess.run([pb.BIN, "-c", pb.CONFIG, "routes"], capture_output=True, text=True,
+                             timeout=60)  # runs the probe, which registers permissions
+        self.assertEqual(out.returncode, 0, out.stderr)
+        rows = psql("plugboard_owner", f"SELECT permission FROM core.role_permissions "
+                                       f"WHERE role_id = '{role}' AND permission = 'test:read'")
+        self.assertEqual(rows, [["test:read"]])
+
+
 class HttpIsolationTest(TwoTeams):
     def login(self, user, team):
         status, headers, _ = pb.request(
