@@ -252,9 +252,12 @@ static int run_handler(pb_req *req)
     req->route = m->entry->def;
     req->module = m->entry->module;
     req->template = req->route->template;
-    /* Anonymous until identity arrives: policies then see no user. */
-    /* Identity first: a route that is not public needs the session. */
-    if (!(req->route->flags & PB_PUBLIC) && pb_session_load(req) < 0)
+    /* Identity first, before any query: a route that is not public needs
+     * the session, and a visitor who carries the cookie brings their
+     * identity to public pages too. Without the cookie, no Redis at all. */
+    int carries_cookie = pb_params_get(&req->in.cookies, req->w->cfg->session_cookie) != NULL;
+    int public = (req->route->flags & PB_PUBLIC) != 0;
+    if ((carries_cookie || !public) && pb_session_load(req) < 0 && !public)
         return refuse(req, 503, SESSIONS_DOWN);
     /* The row-security context is the signed-in identity ("" for a public
      * page). A safe method gets a READ ONLY transaction: a GET cannot change
@@ -293,11 +296,6 @@ static int run_handler(pb_req *req)
     /* A page (not a redirect, not JSON) shows the queued messages. */
     int page =
         !(status >= 300 && status < 400) && !req->want_json && !(req->route->flags & PB_JSON_ONLY);
-    /* A visitor with a session sees its messages on any page; one without
-     * a cookie never costs a Redis round trip. A public page still shows
-     * when Redis is down. */
-    if (page && pb_params_get(&req->in.cookies, req->w->cfg->session_cookie))
-        (void)pb_session_load(req);
     if (pb_session_finish(req, page, &req->flash) < 0)
         return refuse(req, 503, SESSIONS_DOWN);
     return status;

@@ -86,6 +86,12 @@ class SessionTest(unittest.TestCase):
         self.assertIn("Max-Age=0", headers["set-cookie"])
         self.assertIsNone(whoami(cookie)["user"])
 
+    def test_public_page_queries_carry_the_signed_in_user(self):
+        cookie = login(self.user, self.team)
+        doc = pb.get_json("/test/tx-context", headers={"Cookie": f"pb_session={cookie}"})
+        self.assertEqual((doc["user_id"], doc["team_id"]), (self.user, self.team))
+        self.assertTrue(doc["same_transaction"])
+
     def test_malformed_cookie_is_ignored(self):
         status, headers, body = pb.request("GET", "/test/session/whoami",
                                            headers={"Cookie": "pb_session=../../etc"})
