@@ -56,7 +56,14 @@ static void apply_malloc_tuning(const pb_config *cfg, char **argv)
              cfg->malloc_tcache);
     setenv("GLIBC_TUNABLES", val, 1);
     setenv("PLUGBOARD_TUNED", "1", 1);
-    execv("/proc/self/exe", argv);
+    /* Exec the binary by its real path, not /proc/self/exe: the process
+     * name comes from it, and operators and scripts find "plugboard". */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        execv(self, argv);
+    }
     pb_log(PB_LOG_WARN, "cannot re-execute to apply malloc_tcache: %s", strerror(errno));
 }
 

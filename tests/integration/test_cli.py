@@ -54,6 +54,14 @@ class CommandLineTest(unittest.TestCase):
         self.assertEqual(table[("GET, HEAD", "/healthz")]["module"], "system")
         self.assertNotIn(("GET, HEAD", "/test/badabi"), table)
 
+    def test_master_keeps_its_name_after_applying_malloc_tuning(self):
+        with open(os.path.join(pb.VAR, "run", "plugboard.pid")) as f:
+            pid = f.read().strip()
+        with open(f"/proc/{pid}/comm") as f:
+            self.assertEqual(f.read().strip(), "plugboard")
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            self.assertIn(b"glibc.malloc.tcache_count=", f.read())
+
     def test_socket_is_group_only(self):
         mode = stat.S_IMODE(os.stat(os.path.join(pb.VAR, "run", "plugboard.sock")).st_mode)
         self.assertEqual(mode, 0o660)
