@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_accessors.h"
 #include "input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -21,16 +22,7 @@ static const pb_limits lim = {
 
 static void run_accessors(pb_input *in, const char *name)
 {
-    const char *s;
-    long long ll;
-    bool b;
-    pb_date d;
-    pb_input_str(in, name, PB_REQUIRED, 2, 16, &s);
-    pb_input_int(in, name, 0, 0, 1000, &ll);
-    pb_input_bool(in, name, 0, &b);
-    pb_input_uuid(in, name, 0, &s);
-    pb_input_email(in, name, 0, &s);
-    pb_input_date(in, name, 0, &d);
+    fuzz_accessors(in, name, 2, 16, 0, 1000);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_accessors.h"
 #include "input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -82,16 +83,7 @@ static void check_fields(const pb_params *p)
 static void run_accessors(pb_input *in)
 {
     for (size_t i = 0; i < in->form.n; i++) {
-        const char *name = in->form.v[i].name, *s;
-        long long ll;
-        bool b;
-        pb_date d;
-        pb_input_str(in, name, PB_REQUIRED, 1, 8, &s);
-        pb_input_int(in, name, 0, -100, 100, &ll);
-        pb_input_bool(in, name, 0, &b);
-        pb_input_uuid(in, name, 0, &s);
-        pb_input_email(in, name, 0, &s);
-        pb_input_date(in, name, 0, &d);
+        fuzz_accessors(in, in->form.v[i].name, 1, 8, -100, 100);
     }
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_accessors.h"
 #include "input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,16 +24,7 @@ static const pb_limits lim = {
 static void run_accessors(pb_input *in, const pb_params *fields)
 {
     for (size_t i = 0; i < fields->n; i++) {
-        const char *name = fields->v[i].name, *s;
-        long long ll;
-        bool b;
-        pb_date d;
-        pb_input_str(in, name, PB_REQUIRED, 1, 8, &s);
-        pb_input_int(in, name, 0, -100, 100, &ll);
-        pb_input_bool(in, name, 0, &b);
-        pb_input_uuid(in, name, 0, &s);
-        pb_input_email(in, name, 0, &s);
-        pb_input_date(in, name, 0, &d);
+        fuzz_accessors(in, fields->v[i].name, 1, 8, -100, 100);
     }
     if (in->errors != NULL) {
         char *dump = json_dumps(in->errors, 0);
