@@ -97,13 +97,13 @@ static int signup(pb_req *req)
     if (signup_open(req, &open) != PB_OK || with_csrf(req) != PB_OK)
         return PB_ERROR;
     json_object_set_new(m, "open", json_boolean(open));
+    if (host->input_errors(req)) /* the form first: its errors help either way */
+        return 400;
     if (!open) {
         json_object_set_new(
             m, "message", json_string("Sign-up is by invitation: ask your team's administrator."));
         return 403;
     }
-    if (host->input_errors(req))
-        return 400;
     char hash[crypto_pwhash_STRBYTES];
     if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
