@@ -151,6 +151,10 @@ enum pb_input_flags {
     PB_REQUIRED = 1 << 0,
 };
 
+enum pb_audit_flags {
+    PB_AUDIT_KEEP = 1 << 0, /* kept even when the request rolls back */
+};
+
 /* Options of a Set-Cookie; zeroed means a session cookie on path "/" that is
  * HttpOnly, SameSite=Lax, and Secure when the request came over TLS. */
 typedef struct pb_cookie_opts {
@@ -302,6 +306,62 @@ struct pb_host {
     int (*rate_hit)(pb_req *req, const char *cls, const char *key);
     /* Returns the client's address (REMOTE_ADDR as nginx saw it). */
     const char *(*client_ip)(pb_req *req);
+
+    /* --- Accounts, audit, mail and API tokens (appended in ABI 1) ---------
+     * Identity comes from the session cookie or, on API calls, from an
+     * "Authorization: Bearer" access token; user_id and team_id answer for
+     * both. */
+
+    /* Returns the acting user's role level in the current team (0 when
+     * anonymous). */
+    int (*role_level)(pb_req *req);
+    /* Returns true when the request was authenticated by a bearer token
+     * (no session, no CSRF, JSON answers). */
+    bool (*bearer)(pb_req *req);
+    /* Writes an audit row in the request's transaction: the acting user,
+     * the real actor while viewing as, the team, the client's address and
+     * user agent come from the request; action ("role.update"), resource
+     * type and id (NULL = none) and the state before and after (NULL =
+     * none; borrowed) from the caller. With PB_AUDIT_KEEP the row is kept
+     * even when the request fails and rolls back (a failed login, a
+     * refusal). Returns PB_OK or PB_ERROR. */
+    int (*audit)(pb_req *req, const char *action, const char *resource_type,
+                 const char *resource_id, json_t *before, json_t *after, unsigned flags);
+    /* Drops cached permission sets once the request has committed: those of
+     * user_id in every team, or everyone's when user_id is NULL. Call it
+     * after any change to roles, role permissions or role assignments. */
+    void (*permissions_changed)(pb_req *req, const char *user_id);
+    /* Signs user_id out everywhere: deletes every session of theirs (except
+     * the current request's when keep_current) and revokes every refresh
+     * token of theirs, in the request's transaction. PB_OK or PB_ERROR. */
+    int (*revoke_sessions)(pb_req *req, const char *user_id, bool keep_current);
+    /* Queues a plain-text e-mail in the outbox, in the request's
+     * transaction; the host's mailer sends it over SMTP after commit, with
+     * retries. PB_OK, or PB_INVALID for a recipient that is not one
+     * address, or PB_ERROR. */
+    int (*mail)(pb_req *req, const char *to, const char *subject, const char *text);
+    /* The site's public address from [site] public_url, for links in
+     * e-mails ("https://example.com", no trailing slash). */
+    const char *(*public_url)(pb_req *req);
+    /* API tokens. token_issue makes an access token (JWT, HS256) and a
+     * refresh token for user_id in team_id at role_level, in a new token
+     * family; *out gets a new object {"access_token", "token_type",
+     * "expires_in", "refresh_token", "refresh_expires_in"}. token_refresh
+     * rotates a refresh token into a new pair in the same family: PB_OK,
+     * PB_INVALID when the token is unknown, expired or revoked (a token
+     * that was already rotated revokes its whole family: it was copied),
+     * PB_ERROR. */
+    int (*token_issue)(pb_req *req, const char *user_id, const char *team_id, int role_level,
+                       json_t **out);
+    int (*token_refresh)(pb_req *req, const char *refresh_token, json_t **out);
+    /* "View as": view_as(req, user_id, role_level) makes the session act as
+     * user_id in the current team (their permissions, their rows) while
+     * pages show a banner and every audit row names the real actor;
+     * view_as(req, NULL, 0) returns to the real user. real_user_id returns
+     * the real actor while viewing as, else NULL. Cookie sessions only:
+     * PB_INVALID for bearer requests. */
+    int (*view_as)(pb_req *req, const char *user_id, int role_level);
+    const char *(*real_user_id)(pb_req *req);
 };
 
 #endif

@@ -41,6 +41,21 @@ typedef struct pb_config {
 
     long login_attempts; /* failed sign-ins per account or address ... */
     long login_window;   /* ... per this many seconds, then a lockout until it ends */
+    long reset_attempts; /* password reset requests per address or account ... */
+    long reset_window;   /* ... per this many seconds */
+    long api_writes;     /* unsafe API requests per user (or address) ... */
+    long api_window;     /* ... per this many seconds */
+
+    char *public_url; /* the site's address, for links in e-mails */
+
+    char *api_key_file; /* HS256 key for access tokens; created when missing */
+    long access_ttl;    /* seconds an access token lives */
+    long refresh_ttl;   /* seconds a refresh token lives unused */
+
+    char *smtp_url;     /* where the mailer sends: smtp://host:port */
+    char *mail_from;    /* envelope and From: address */
+    long mail_attempts; /* a message fails for good after this many tries */
+    long mail_timeout;  /* seconds per SMTP conversation */
 
     char *redis_socket;
     char *redis_host;

@@ -181,12 +181,13 @@ json_t *pb_db_result_json(const PGresult *res)
 }
 
 void pb_db_request_begin(pb_db *db, const char *user_id, const char *team_id,
-                         const char *role_level, int read_only)
+                         const char *role_level, const char *real_user_id, int read_only)
 {
     db->read_only = read_only;
     db->ctx[0] = user_id ? user_id : "";
     db->ctx[1] = team_id ? team_id : "";
     db->ctx[2] = role_level ? role_level : "0";
+    db->ctx[3] = real_user_id ? real_user_id : "";
     db->in_tx = 0;
 }
 
@@ -194,7 +195,8 @@ void pb_db_request_begin(pb_db *db, const char *user_id, const char *team_id,
  * current_setting('plugboard.user_id', true). */
 static const char context_sql[] = "SELECT set_config('plugboard.user_id', $1, true), "
                                   "set_config('plugboard.team_id', $2, true), "
-                                  "set_config('plugboard.role_level', $3, true)";
+                                  "set_config('plugboard.role_level', $3, true), "
+                                  "set_config('plugboard.real_user_id', $4, true)";
 
 /* Reads one pipelined statement's result and the NULL that ends it. */
 static PGresult *pipeline_result(PGconn *c)
@@ -220,7 +222,7 @@ static PGresult *begin_and_exec(pb_db *db, long ctx_idx, long idx, int nparams,
     PGconn *c = db->conn;
     const char *begin_sql = db->read_only ? "BEGIN READ ONLY" : "BEGIN READ WRITE";
     if (!PQenterPipelineMode(c) || !PQsendQueryParams(c, begin_sql, 0, NULL, NULL, NULL, NULL, 0) ||
-        !PQsendQueryPrepared(c, db->stmts[ctx_idx].name, 3, db->ctx, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(c, db->stmts[ctx_idx].name, 4, db->ctx, NULL, NULL, 0) ||
         !PQsendQueryPrepared(c, db->stmts[idx].name, nparams, params, NULL, NULL, 0) ||
         !PQpipelineSync(c)) {
         snprintf(err, errlen, "%s", PQerrorMessage(c));
@@ -300,7 +302,7 @@ static int query_once(pb_db *db, const char *sql, int nparams, const char *const
      * policies, and under READ COMMITTED every statement has its own
      * snapshot anyway. The connection's default keeps it read-only. */
     int plain = !db->in_tx && db->read_only && !db->ctx[0][0] && !db->ctx[1][0];
-    long ctx_idx = db->in_tx || plain ? 0 : db_prepare(db, context_sql, 3, err, errlen);
+    long ctx_idx = db->in_tx || plain ? 0 : db_prepare(db, context_sql, 4, err, errlen);
     if (idx < 0 || ctx_idx < 0) {
         db_check_broken(db);
         return -1;

@@ -23,7 +23,7 @@ typedef struct pb_db {
     long statement_timeout; /* seconds */
     PGconn *conn;
     /* The request's row-security context, set before its first query. */
-    const char *ctx[3]; /* plugboard.user_id, plugboard.team_id, plugboard.role_level */
+    const char *ctx[4]; /* plugboard.user_id, .team_id, .role_level, .real_user_id */
     int in_tx;          /* a transaction is open for the current request */
     int read_only;      /* the request's transaction is READ ONLY (GET, HEAD) */
     int pending;        /* a read-only COMMIT was sent; its answer not yet read */
@@ -36,14 +36,15 @@ typedef struct pb_db {
 void pb_db_init(pb_db *db, const char *conninfo, long statement_timeout);
 
 /* Starts a request: records its row-security context (user id, team id,
- * role level; "" when anonymous) and whether it only reads (GET, HEAD).
+ * role level, the real user behind a "view as"; "" when anonymous or not
+ * viewing as) and whether it only reads (GET, HEAD).
  * No I/O: the transaction begins with the request's first query, pipelined
  * with it, so a request that touches no data pays nothing. An anonymous
  * read runs its statements without one: there is no context to carry, and
  * the connection's default_transaction_read_only keeps them from writing.
  * The strings must outlive the request. */
 void pb_db_request_begin(pb_db *db, const char *user_id, const char *team_id,
-                         const char *role_level, int read_only);
+                         const char *role_level, const char *real_user_id, int read_only);
 
 /* Ends a request: COMMIT when commit is true, else ROLLBACK, if a
  * transaction was opened. Returns 0, or -1 with err when the commit did

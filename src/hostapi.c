@@ -324,6 +324,16 @@ static int rate_limits(pb_req *req, const char *cls, long *limit, long *window)
         *window = req->w->cfg->login_window;
         return 0;
     }
+    if (strcmp(cls, "reset") == 0) {
+        *limit = req->w->cfg->reset_attempts;
+        *window = req->w->cfg->reset_window;
+        return 0;
+    }
+    if (strcmp(cls, "api") == 0) {
+        *limit = req->w->cfg->api_writes;
+        *window = req->w->cfg->api_window;
+        return 0;
+    }
     return -1;
 }
 

@@ -284,6 +284,8 @@ static int issue_check(const unsigned char *key, size_t keylen, const pb_token_c
         return tok_fail(err, errlen, -1, "jti is not %d lower-case hex digits", PB_TOKEN_JTI_LEN);
     if (c->iat < 0 || c->exp <= c->iat)
         return tok_fail(err, errlen, -1, "exp must come after iat, and iat must be >= 0");
+    if (c->level < 0 || c->level > 100)
+        return tok_fail(err, errlen, -1, "level must be from 0 to 100");
     return 0;
 }
 
@@ -291,7 +293,8 @@ static int issue_grants(jwt_t *jwt, const pb_token_claims *c, const char *jti)
 {
     if (jwt_add_grant(jwt, "sub", c->sub) != 0 || jwt_add_grant(jwt, "jti", jti) != 0 ||
         jwt_add_grant_int(jwt, "iat", (long)c->iat) != 0 ||
-        jwt_add_grant_int(jwt, "exp", (long)c->exp) != 0)
+        jwt_add_grant_int(jwt, "exp", (long)c->exp) != 0 ||
+        jwt_add_grant_int(jwt, "lvl", c->level) != 0)
         return -1;
     if (c->team[0] != '\0' && jwt_add_grant(jwt, "team", c->team) != 0)
         return -1;
@@ -471,6 +474,11 @@ static int claims_read(const json_t *p, pb_token_claims *c, char *err, size_t er
         claim_str(p, "team", 0, tok_is_uuid, c->team, sizeof c->team, err, errlen) < 0 ||
         claim_str(p, "real_sub", 0, tok_is_uuid, c->real_sub, sizeof c->real_sub, err, errlen) < 0)
         return PB_TOKEN_ERR_CLAIMS;
+    const json_t *lvl = json_object_get(p, "lvl");
+    if (lvl != NULL &&
+        (!json_is_integer(lvl) || json_integer_value(lvl) < 0 || json_integer_value(lvl) > 100))
+        return tok_fail(err, errlen, PB_TOKEN_ERR_CLAIMS, "lvl is not a level from 0 to 100");
+    c->level = lvl ? (int)json_integer_value(lvl) : 0;
     return 0;
 }
 

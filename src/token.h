@@ -45,6 +45,7 @@ typedef struct pb_token_claims {
     char jti[PB_TOKEN_JTI_LEN + 1];       /* token id; "" asks issue to make one */
     int64_t iat;                          /* issued at, Unix seconds */
     int64_t exp;                          /* expires at, Unix seconds */
+    int level;                            /* role level in team, 0..100 ("lvl") */
 } pb_token_claims;
 
 /* Why pb_token_verify() refused a token; the reason text adds detail. */

@@ -265,7 +265,7 @@ static int run_handler(pb_req *req)
     const char *uid = req->sess.exists ? pb_session_user(req) : NULL;
     snprintf(req->level, sizeof req->level, "%d", uid ? pb_session_level(req) : 0);
     pb_db_request_begin(&req->w->db, uid ? uid : "", uid ? pb_session_team(req) : "", req->level,
-                        req->match.method == PB_GET);
+                        "", req->match.method == PB_GET);
     int status = guard(req);
     if (status) {
         char err[256];
