@@ -233,6 +233,19 @@ class AuditAccessTest(AuditData):
             status, _, _ = pb.request("GET", path, headers=self.max_h)
             self.assertEqual(status, 403, path)
 
+    def test_a_refusal_is_in_the_trail(self):
+        status, _, _ = pb.request("GET", "/api/v1/audit-logs?action=role.",
+                                  headers={**self.max_h, "User-Agent": "audit-refusal-test"})
+        self.assertEqual(status, 403)
+        doc = self.fetch("/api/v1/audit-logs", user=self.max, action="access.denied")
+        mine = [e for e in doc["entries"] if e["user_agent"] == "audit-refusal-test"]
+        self.assertEqual(len(mine), 1, doc["entries"])
+        e = mine[0]  # written by the host's guard, kept although the request failed
+        self.assertEqual(e["actor"], {"id": self.max, "name": "Max Member"})
+        self.assertEqual((e["resource_type"], e["resource_id"]), ("route", "GET /audit-logs"))
+        self.assertEqual(e["diff"], {"after": {"permission": "audit:read"}})
+        self.assertEqual(e["ip"], "127.0.0.1")
+
     def test_anonymous_gets_401(self):
         self.assertEqual(pb.request("GET", "/api/v1/audit-logs")[0], 401)
 
@@ -262,7 +275,9 @@ class AuditAccessTest(AuditData):
             with self.assertRaises(AssertionError, msg=sql) as e:
                 self.app_sql(sql)
             self.assertIn("permission denied", str(e.exception))
-        self.assertEqual(len(self.app_sql("SELECT id FROM core.audit_log")), BULK + 5)
+        seen = [int(r[0]) for r in self.app_sql(
+            "SELECT id FROM core.audit_log ORDER BY at DESC, id DESC")]
+        self.assertEqual(seen, self.expected())  # nothing changed, and only team A is visible
 
 
 class AuditViewTest(AuditData):
