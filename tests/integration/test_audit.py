@@ -6,9 +6,9 @@ filter and page can be checked against the same rows selected in SQL.
 
 import datetime
 import json
-import os
 import re
 import subprocess
+import tempfile
 import unittest
 import urllib.parse
 import uuid
@@ -26,6 +26,18 @@ def ts(value):
 
 def sql_text(value):
     return "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
+
+
+def forget(teams, users):
+    """Deletes what a test class made: test_auth, which runs later, needs a
+    database without users to sign its first user up."""
+    t = ", ".join(f"'{x}'" for x in teams)
+    u = ", ".join(f"'{x}'" for x in users) or "NULL"
+    psql("plugboard_owner", f"""
+        DELETE FROM core.audit_log WHERE team_id IN ({t});
+        DELETE FROM core.audit_archive WHERE team_id IN ({t});
+        DELETE FROM core.teams WHERE id IN ({t});
+        DELETE FROM core.users WHERE id IN ({u});""")
 
 
 def login(user, team, level):
@@ -106,6 +118,10 @@ class AuditData(unittest.TestCase):
         cls.ann_h = login(cls.ann, cls.a, 100)
         cls.max_h = login(cls.max, cls.a, 10)
         cls.bob_h = login(cls.bob, cls.b, 100)
+
+    @classmethod
+    def tearDownClass(cls):
+        forget([cls.a, cls.b], [cls.ann, cls.max, cls.bob])
 
     def expected(self, where="true", team=None):
         """Ids of the team's rows matching where, newest first."""
@@ -360,6 +376,7 @@ class AuditArchiveTest(unittest.TestCase):
     def test_old_rows_move_to_the_archive(self):
         team = str(uuid.uuid4())
         psql("plugboard_owner", f"INSERT INTO core.teams (id, name) VALUES ('{team}', 'archive')")
+        self.addCleanup(forget, [team], [])
         now = datetime.datetime.now(UTC)
         insert_rows([{"team": team, "at": now - datetime.timedelta(days=d), "action": "old.row",
                       "diff": {"after": {"d": d}}, "ip": "192.0.2.9"}
@@ -392,14 +409,14 @@ class AuditArchiveTest(unittest.TestCase):
             self.assertEqual(result.stdout, "")
 
     def test_an_unreachable_database_exits_1(self):
-        config = os.path.join(pb.VAR, "tmp", f"archive-{uuid.uuid4().hex[:8]}.ini")
         text = open(pb.CONFIG).read()
         text = re.sub(r"(?m)^owner_conninfo\s*=.*$",
                       "owner_conninfo = host=/nonexistent dbname=plugboard", text)
-        with open(config, "w") as f:
-            f.write(text)
-        result = subprocess.run([pb.BIN, "-c", config, "audit-archive"], capture_output=True,
-                                text=True, timeout=60)
+        with tempfile.NamedTemporaryFile("w", suffix=".ini") as config:
+            config.write(text)
+            config.flush()
+            result = subprocess.run([pb.BIN, "-c", config.name, "audit-archive"],
+                                    capture_output=True, text=True, timeout=60)
         self.assertEqual(result.returncode, 1)
         self.assertIn("cannot connect as the owner role", result.stderr)
 
