@@ -365,6 +365,23 @@ class AuditViewTest(AuditData):
         self.assertIn("<h1>Audit log — Max Member</h1>", body.decode())
 
 
+class AuditBearerTest(unittest.TestCase):
+    def test_the_api_answers_a_bearer_token(self):
+        email = pb.unique_email("audit")
+        who = pb.make_user(email, "a long enough password", name="Tia Token")
+        self.addCleanup(forget, [who["team_id"]], [who["user_id"]])
+        status, _, body = pb.request(
+            "POST", "/api/v1/auth/token", headers={"User-Agent": "audit-token-test"},
+            body={"grant_type": "password", "email": email, "password": "a long enough password"})
+        self.assertEqual(status, 200, body)
+        token = json.loads(body)["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        doc = pb.get_json("/api/v1/audit-logs", headers=auth)
+        self.assertEqual([m["name"] for m in doc["members"]], ["Tia Token"])
+        status, _, _ = pb.request("GET", "/api/v1/audit-logs?user=nope", headers=auth)
+        self.assertEqual(status, 400)
+
+
 class AuditArchiveTest(unittest.TestCase):
     def archive(self, *args):
         return subprocess.run([pb.BIN, "-c", pb.CONFIG, "audit-archive", *args],
