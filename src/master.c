@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "hostapi.h"
 #include "log.h"
 #include "metrics.h"
@@ -369,6 +370,10 @@ int pb_master_run(const pb_config *cfg)
         return 1;
     if (pb_migrate(cfg, err, sizeof err) < 0) {
         pb_log(PB_LOG_ERROR, "migrations failed, not starting: %s", err);
+        goto out;
+    }
+    if (pb_account_key_init(cfg, err, sizeof err) < 0) {
+        pb_log(PB_LOG_ERROR, "API signing key: %s", err);
         goto out;
     }
     m.sb = pb_sb_create();
