@@ -18,17 +18,21 @@ GRANT USAGE ON SCHEMA auth TO @app_role@;
 
 -- Roles made later (a new team's admin and member, a custom role) hold it
 -- from the start: managing one's own profile is not a privilege to assign.
+-- The grant waits for the end of the transaction (a deferred constraint
+-- trigger), so code that makes a role and then grants it a list of
+-- permissions, core.signup_first among them, does not collide with it.
 CREATE FUNCTION auth.grant_account_self() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, core AS $$
 BEGIN
     INSERT INTO core.role_permissions (role_id, permission)
-         VALUES (NEW.id, 'account:self')
+         SELECT r.id, 'account:self' FROM core.roles r WHERE r.id = NEW.id
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;
 REVOKE ALL ON FUNCTION auth.grant_account_self() FROM PUBLIC;
 
-CREATE TRIGGER roles_account_self AFTER INSERT ON core.roles
+CREATE CONSTRAINT TRIGGER roles_account_self AFTER INSERT ON core.roles
+    DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION auth.grant_account_self();
 
 -- Changing one's e-mail address -------------------------------------------

@@ -175,6 +175,14 @@ class AccountTest(unittest.TestCase):
         rows = psql("SELECT count(*) FROM core.roles r WHERE NOT EXISTS (SELECT 1 FROM "
                     "core.role_permissions p WHERE p.role_id = r.id AND p.permission = 'account:self')")
         self.assertEqual(rows, [["0"]])
+        # A role made and given every permission in one transaction, as
+        # core.signup_first does, gets account:self once, without a clash.
+        role = str(uuid.uuid4())
+        psql(f"INSERT INTO core.roles (id, team_id, name, level) "
+             f"VALUES ('{role}', '{self.team}', 'everything', 50);"
+             f"INSERT INTO core.role_permissions SELECT '{role}', name FROM core.permissions")
+        self.assertEqual(psql(f"SELECT count(*) FROM core.role_permissions "
+                              f"WHERE role_id = '{role}' AND permission = 'account:self'"), [["1"]])
         email, _ = self.make_user()
         cookie = sign_in(email, PASSWORD)
         doc = pb.get_json("/api/v1/account", headers={"Cookie": f"pb_session={cookie}"})
