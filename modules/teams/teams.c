@@ -458,8 +458,9 @@ static int accept_invitation(pb_req *req)
     if (rows == NULL)
         return PB_ERROR;
     json_t *row = json_array_get(rows, 0);
-    const char *outcome = text_of(row, "outcome"), *uid = text_of(row, "user_id");
-    const char *tid = text_of(row, "team_id");
+    const char *uid = text_of(row, "user_id"), *tid = text_of(row, "team_id");
+    char outcome[16];
+    snprintf(outcome, sizeof outcome, "%s", text_of(row, "outcome"));
     /* A new account is not visible to the application role yet: its name
      * is the one just given. */
     const char *who = text_of(row, "name") ? text_of(row, "name") : name;
@@ -570,7 +571,9 @@ static int join(pb_req *req)
     if (rows == NULL)
         return PB_ERROR;
     json_t *row = json_array_get(rows, 0);
-    const char *outcome = text_of(row, "outcome"), *uid = text_of(row, "user_id");
+    const char *uid = text_of(row, "user_id");
+    char outcome[16];
+    snprintf(outcome, sizeof outcome, "%s", text_of(row, "outcome"));
     int rc = PB_ERROR;
     if (is(outcome, "ok") && sign_in_to(req, uid, "", 0, name) == PB_OK) {
         json_t *after = json_pack("{s:s, s:s, s:s?, s:s}", "email", email, "name", name, "team_id",

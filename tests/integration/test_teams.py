@@ -58,27 +58,30 @@ def sign_in_as(email, password=PASSWORD):
     return cookie_of(headers)
 
 
+def invitations_to(email):
+    return [m for m in pb.mailbox() if m.get("To", "").lower() == email.lower()
+            and str(m.get("Subject", "")).startswith("Join ")]
+
+
 def invite(cookie, email, role="member"):
-    """Invites email to the cookie's team; returns the token from the mail."""
+    """Invites email to the cookie's team; returns the token from the mail,
+    as the SMTP sink received it."""
+    earlier = len(invitations_to(email))
     roles = {r["name"]: r["id"] for r in members(cookie)["roles"]}
     status, headers, body = act(cookie, "/team/invitations", {"email": email,
                                                               "role_id": roles[role]})
     assert status == 303, (status, body[:500])
-    return token_mailed_to(email)
-
-
-def token_mailed_to(email):
-    rows = owner_sql(f"SELECT body FROM core.outbox WHERE recipient = '{email.lower()}' "
-                     "ORDER BY id DESC LIMIT 1")
-    assert rows, f"no mail to {email}"
-    link = re.search(re.escape(pb.URL) + r"/invite/([A-Za-z0-9_-]{43})\b", rows[0][0])
-    assert link, rows[0][0]
+    mails = pb.wait_until(lambda: invitations_to(email)[earlier:], timeout=15,
+                          message=f"invitation mail to {email}")
+    text = pb.mail_body(mails[-1])
+    link = re.search(re.escape(pb.URL) + r"/invite/([A-Za-z0-9_-]{43})\n", text)
+    assert link, text
     return link.group(1)
 
 
 def accept_new(token, name="Nina New"):
     """Accepts an invitation as a visitor with no account; returns the response."""
-    cookie, csrf = form_token(f"/invite/{token}")
+    cookie, csrf = form_token("/login")
     return post(f"/invite/{token}", cookie, {"_csrf": csrf, "name": name, "password": PASSWORD})
 
 
