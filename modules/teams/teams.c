@@ -48,6 +48,12 @@ static const char *text_of(json_t *row, const char *key)
     return json_string_value(json_object_get(row, key));
 }
 
+/* Copies text (NULL reads as "") into a buffer that outlives its rows. */
+static void copy_text(char *dst, size_t n, const char *text)
+{
+    snprintf(dst, n, "%s", text ? text : "");
+}
+
 static int is(const char *a, const char *b)
 {
     return a && b && strcmp(a, b) == 0;
@@ -88,12 +94,23 @@ static int sign_in_to(pb_req *req, const char *user_id, const char *team_id, int
                       const char *name)
 {
     char keep[256], uid[40], tid[40];
-    snprintf(keep, sizeof keep, "%s", name ? name : "");
-    snprintf(uid, sizeof uid, "%s", user_id);
-    snprintf(tid, sizeof tid, "%s", team_id);
+    copy_text(keep, sizeof keep, name);
+    copy_text(uid, sizeof uid, user_id);
+    copy_text(tid, sizeof tid, team_id);
     if (host->login(req, uid, tid, level) != PB_OK)
         return PB_ERROR;
     return keep[0] ? host->session_set(req, "name", keep) : PB_OK;
+}
+
+/* Moves the signed-in user to a team: a browser's session is signed in to
+ * it; an API client that came with a bearer token gets a new token pair
+ * for it in *tokens (else NULL). Returns PB_OK or PB_ERROR. */
+static int enter_team(pb_req *req, const char *team_id, int level, json_t **tokens)
+{
+    *tokens = NULL;
+    if (host->bearer(req))
+        return host->token_issue(req, host->user_id(req), team_id, level, tokens);
+    return sign_in_to(req, host->user_id(req), team_id, level, host->session_get(req, "name"));
 }
 
 /* --- The members page ------------------------------------------------------ */
@@ -266,7 +283,7 @@ static int invite(pb_req *req)
     if (json_is_true(json_object_get(role, "member")))
         host->input_fail(req, "email", "This address already belongs to a member of the team.");
     char role_name[64];
-    snprintf(role_name, sizeof role_name, "%s", role ? text_of(role, "name") : "");
+    copy_text(role_name, sizeof role_name, text_of(role, "name"));
     json_decref(rows);
     if (host->input_errors(req))
         return fill_members(req) == PB_OK ? 400 : PB_ERROR;
@@ -460,7 +477,7 @@ static int accept_invitation(pb_req *req)
     json_t *row = json_array_get(rows, 0);
     const char *uid = text_of(row, "user_id"), *tid = text_of(row, "team_id");
     char outcome[16];
-    snprintf(outcome, sizeof outcome, "%s", text_of(row, "outcome"));
+    copy_text(outcome, sizeof outcome, text_of(row, "outcome"));
     /* A new account is not visible to the application role yet: its name
      * is the one just given. */
     const char *who = text_of(row, "name") ? text_of(row, "name") : name;
@@ -573,7 +590,7 @@ static int join(pb_req *req)
     json_t *row = json_array_get(rows, 0);
     const char *uid = text_of(row, "user_id");
     char outcome[16];
-    snprintf(outcome, sizeof outcome, "%s", text_of(row, "outcome"));
+    copy_text(outcome, sizeof outcome, text_of(row, "outcome"));
     int rc = PB_ERROR;
     if (is(outcome, "ok") && sign_in_to(req, uid, "", 0, name) == PB_OK) {
         json_t *after = json_pack("{s:s, s:s, s:s?, s:s}", "email", email, "name", name, "team_id",
@@ -809,7 +826,7 @@ static int save_settings(pb_req *req)
         return PB_ERROR;
     json_t *row = json_array_get(rows, 0);
     char before_mode[20];
-    snprintf(before_mode, sizeof before_mode, "%s", text_of(row, "signup_mode"));
+    copy_text(before_mode, sizeof before_mode, text_of(row, "signup_mode"));
     int allowed = json_is_true(json_object_get(row, "first")) && host->role_level(req) >= 100;
     json_decref(rows);
     if (!allowed)
@@ -863,7 +880,9 @@ static int teams_page(pb_req *req)
     return fill_teams(req) == PB_OK ? 200 : PB_ERROR;
 }
 
-/* POST /teams/switch - team_id: works in another of one's teams. */
+/* POST /teams/switch - team_id: works in another of one's teams (303 to
+ * /), or for an API client, {"token": {access_token, refresh_token, ...}}
+ * for that team. */
 static int switch_team(pb_req *req)
 {
     const char *team = NULL;
@@ -876,30 +895,39 @@ static int switch_team(pb_req *req)
     if (rows == NULL)
         return PB_ERROR;
     json_t *row = json_array_get(rows, 0);
-    char msg[200], from[40];
-    snprintf(from, sizeof from, "%s", host->team_id(req) ? host->team_id(req) : "");
-    snprintf(msg, sizeof msg, "You are working in %s.", text_of(row, "name"));
-    int level = (int)json_integer_value(json_object_get(row, "level"));
-    json_decref(rows);
     if (row == NULL) {
+        json_decref(rows);
         host->input_fail(req, "team_id", "You are not an active member of that team.");
         return fill_teams(req) == PB_OK ? 404 : PB_ERROR;
     }
-    if (sign_in_to(req, host->user_id(req), team, level, host->session_get(req, "name")) != PB_OK)
-        return PB_ERROR;
-    json_t *before = json_pack("{s:s}", "team_id", from),
-           *after = json_pack("{s:s}", "team_id", team);
-    int rc = host->audit(req, "team.switch", "team", team, before, after, 0);
+    char msg[200], from[40];
+    copy_text(from, sizeof from, host->team_id(req));
+    snprintf(msg, sizeof msg, "You are working in %s.", text_of(row, "name"));
+    int level = (int)json_integer_value(json_object_get(row, "level"));
+    json_decref(rows);
+    json_t *tokens;
+    int rc = enter_team(req, team, level, &tokens);
+    json_t *before = json_pack("{s:s}", "team_id", from);
+    json_t *after = json_pack("{s:s}", "team_id", team);
+    if (rc == PB_OK)
+        rc = host->audit(req, "team.switch", "team", team, before, after, 0);
     json_decref(before);
     json_decref(after);
-    if (rc != PB_OK)
+    if (rc != PB_OK) {
+        json_decref(tokens);
         return PB_ERROR;
+    }
+    if (tokens) {
+        json_object_set_new(host->model(req), "token", tokens);
+        return 200;
+    }
     host->flash(req, "success", msg);
     return host->redirect(req, 303, "/");
 }
 
 /* POST /teams - name: founds a team that the user administers, and
- * works in it. */
+ * works in it (an API client gets 201 with the team and a token pair for
+ * it, as for /teams/switch). */
 static int create_team(pb_req *req)
 {
     const char *name = NULL;
@@ -912,16 +940,25 @@ static int create_team(pb_req *req)
     if (rows == NULL)
         return PB_ERROR;
     char id[40], msg[200];
-    snprintf(id, sizeof id, "%s", text_of(json_array_get(rows, 0), "id"));
+    copy_text(id, sizeof id, text_of(json_array_get(rows, 0), "id"));
     json_decref(rows);
     snprintf(msg, sizeof msg, "Team %s is created, and you administer it.", name);
-    if (sign_in_to(req, host->user_id(req), id, 100, host->session_get(req, "name")) != PB_OK)
+    json_t *tokens;
+    int rc = enter_team(req, id, 100, &tokens);
+    json_t *after = json_pack("{s:s, s:s}", "id", id, "name", name);
+    if (rc == PB_OK)
+        rc = host->audit(req, "team.create", "team", id, NULL, after, 0);
+    if (rc != PB_OK) {
+        json_decref(after);
+        json_decref(tokens);
         return PB_ERROR;
-    json_t *after = json_pack("{s:s}", "name", name);
-    int rc = host->audit(req, "team.create", "team", id, NULL, after, 0);
+    }
+    if (tokens) {
+        json_object_set_new(host->model(req), "team", after);
+        json_object_set_new(host->model(req), "token", tokens);
+        return 201;
+    }
     json_decref(after);
-    if (rc != PB_OK)
-        return PB_ERROR;
     host->flash(req, "success", msg);
     return host->redirect(req, 303, "/team/members");
 }

@@ -240,6 +240,25 @@ class TeamsTest(unittest.TestCase):
         other = str(uuid.uuid4())
         self.assertEqual(act(admin, "/teams/switch", {"team_id": other})[0], 404)
 
+    def test_api_client_switches_teams_with_new_tokens(self):
+        email, cookie = join_team(self.admin, "api")
+        side = f"Api {uuid.uuid4().hex[:6]}"
+        self.assertEqual(act(cookie, "/teams", {"name": side})[0], 303)
+        status, _, body = pb.request("POST", "/api/v1/auth/token", body={
+            "grant_type": "password", "email": email, "password": PASSWORD})
+        self.assertEqual(status, 200, body)
+        bearer = {"Authorization": f"Bearer {json.loads(body)['access_token']}",
+                  "Accept": "application/json"}
+        doc = json.loads(pb.request("GET", "/api/v1/teams", headers=bearer)[2])
+        target = [t for t in doc["teams"] if t["name"] == side][0]
+        self.assertFalse(target["current"])
+        status, _, body = pb.request("POST", "/api/v1/teams/switch", headers=bearer,
+                                     body={"team_id": target["id"]})
+        self.assertEqual(status, 200, body)
+        bearer["Authorization"] = f"Bearer {json.loads(body)['token']['access_token']}"
+        doc = json.loads(pb.request("GET", "/api/v1/team/members", headers=bearer)[2])
+        self.assertEqual(doc["team"]["name"], side)
+
     # --- Deactivation, removal and the hierarchy ---------------------------
 
     def test_deactivated_member_is_signed_out_and_kept_out(self):
