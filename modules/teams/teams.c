@@ -542,12 +542,15 @@ static int join_page(pb_req *req)
         if (rows == NULL)
             return PB_ERROR;
         json_t *row = json_array_get(rows, 0);
+        const char *status = text_of(row, "status"), *team = host->team_id(req);
+        /* Approved: active in the team, but this session began without one. */
+        int waiting = is(status, "requested");
+        int admitted = is(status, "active") && (team == NULL || team[0] == '\0');
         json_object_set_new(m, "signed_in", json_true());
-        if (row) {
-            json_object_set_new(m, "team", json_string(text_of(row, "team")));
-            json_object_set_new(m, is(text_of(row, "status"), "requested") ? "waiting" : "admitted",
-                                json_true());
-        }
+        json_object_set_new(m, "team",
+                            json_string(text_of(row, "team") ? text_of(row, "team") : ""));
+        json_object_set_new(m, "waiting", json_boolean(waiting));
+        json_object_set_new(m, "admitted", json_boolean(admitted));
         json_decref(rows);
         return 200;
     }
@@ -577,6 +580,20 @@ static int join(pb_req *req)
     json_object_set_new(m, "values", json_pack("{s:s?, s:s?}", "email", email, "name", name));
     if (host->input_errors(req))
         return 400;
+    /* Each request costs an argon2id hash and makes an account: counted
+     * per client address, within the sign-in limits. */
+    char key[80];
+    long wait = 0;
+    snprintf(key, sizeof key, "join:%s", host->client_ip(req));
+    int limited = host->rate_check(req, "login", key, &wait);
+    if (limited == PB_ERROR || (limited == PB_OK && host->rate_hit(req, "login", key) != PB_OK))
+        return PB_ERROR;
+    if (limited == PB_INVALID) {
+        json_object_set_new(m, "message",
+                            json_string("Too many requests to join from this address. Try "
+                                        "again later."));
+        return 429;
+    }
     char hash[crypto_pwhash_STRBYTES];
     if (hash_password(password, hash) != PB_OK)
         return PB_ERROR;

@@ -192,6 +192,14 @@ class TeamsTest(unittest.TestCase):
         email = address("withdrawn")
         token = invite(self.admin, email)
         pending = [i for i in members(self.admin)["invitations"] if i["email"] == email][0]
+        status, _, page = pb.request("GET", "/team/members",
+                                     headers={"Cookie": f"pb_session={self.admin}"})
+        page = page.decode()
+        self.assertEqual(status, 200)
+        self.assertIn(f"<td>{email}</td>", page)
+        self.assertIn(f'action="/team/invitations/{pending["id"]}/revoke"', page)
+        self.assertIn('action="/team/invitations"', page)
+        self.assertIn("How people sign up", page)  # the first team's administrator
         self.assertEqual(act(self.admin, f"/team/invitations/{pending['id']}/revoke")[0], 303)
         status, _, body = pb.request("GET", f"/invite/{token}")
         self.assertEqual(status, 410)
@@ -365,6 +373,8 @@ class TeamsTest(unittest.TestCase):
             uid = user_id(email)
             self.assertIn(email, [r["email"] for r in members(self.admin)["requests"]])
             self.assertEqual(act(self.admin, f"/team/requests/{uid}/approve")[0], 303)
+            page = pb.request("GET", "/join", headers={"Cookie": f"pb_session={again}"})[2]
+            self.assertIn("was approved", page.decode())
             status, doc = as_json(sign_in_as(email), "/teams")
             self.assertEqual(status, 200)
             self.assertEqual([t["roles"] for t in doc["teams"]], ["member"])
