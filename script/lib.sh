@@ -56,6 +56,8 @@ pb_env() {
 	PB_RUN=$PB_VAR/run
 	PB_LOG=$PB_VAR/log
 	PB_URL=http://127.0.0.1:$PB_PORT
+	: "${PB_SMTP_PORT:=$((PB_PORT + 25))}"
+	PB_MAILDIR=$PB_VAR/mail
 	PB_BIN=${PB_BIN:-$PB_ROOT/build/plugboard}
 	PB_CONFIG=$PB_VAR/plugboard.ini
 	PB_SOCKET=$PB_RUN/plugboard.sock
@@ -75,7 +77,7 @@ pb_env() {
 	export PB_PG_SOCKDIR PB_PG_PORT PB_PG_BIN PB_PG_FSYNC PB_REDIS_SAVE
 	export PB_WORKERS PB_BODY_MAX PB_LOG_LEVEL PB_MODULES_ENABLED
 	export PB_DRAIN_TIMEOUT PB_START_TIMEOUT PB_JOBS
-	export PB_PG_CONNINFO PB_PG_OWNER_CONNINFO
+	export PB_PG_CONNINFO PB_PG_OWNER_CONNINFO PB_SMTP_PORT PB_MAILDIR
 	pb_check_paths
 }
 
@@ -163,6 +165,7 @@ pb_stop_all() {
 	if pb_was_started plugboard; then pb_plugboard_stop || pb_warn "plugboard did not stop cleanly"; fi
 	if pb_was_started nginx; then pb_nginx_stop || pb_warn "nginx did not stop cleanly"; fi
 	if pb_was_started redis; then pb_redis_stop || pb_warn "redis did not stop cleanly"; fi
+	if pb_was_started smtp; then pb_smtp_stop || pb_warn "the SMTP sink did not stop cleanly"; fi
 	if pb_was_started postgres; then pb_pg_stop || pb_warn "postgres did not stop cleanly"; fi
 	rm -f "$PB_RUN/started"
 }
@@ -527,6 +530,47 @@ pb_redis_stop() {
 }
 
 # ---------------------------------------------------------------------------
+# SMTP: a private mail sink on loopback (Debian's python3-aiosmtpd) that
+# keeps every message it receives in the Maildir $PB_MAILDIR, so sign-up,
+# invitation and password reset e-mails can be read (and tested) without
+# sending anything anywhere.
+
+pb_smtp_ping() { (exec 3<>"/dev/tcp/127.0.0.1/$PB_SMTP_PORT") 2>/dev/null; }
+
+pb_smtp_start() {
+	local pid deadline
+	/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null ||
+		pb_die "aiosmtpd is not installed (apt-get install python3-aiosmtpd)"
+	pb_dirs
+	pb_mark_started smtp
+	if pid=$(pb_pid_alive "$PB_RUN/smtp.pid" python3) && pb_smtp_ping; then
+		pb_say "smtp: already running (pid $pid)"
+		return 0
+	fi
+	[ -z "${pid:-}" ] || pb_smtp_stop
+	mkdir -p "$PB_MAILDIR/tmp" "$PB_MAILDIR/new" "$PB_MAILDIR/cur"
+	pb_say "smtp: mail sink on 127.0.0.1:$PB_SMTP_PORT, keeping mail in $PB_MAILDIR"
+	/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$PB_SMTP_PORT" \
+		-c aiosmtpd.handlers.Mailbox "$PB_MAILDIR" </dev/null >>"$PB_LOG/smtp.log" 2>&1 9>&- &
+	echo $! >"$PB_RUN/smtp.pid"
+	deadline=$((SECONDS + 10))
+	until pb_smtp_ping; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			tail -n 20 "$PB_LOG/smtp.log" >&2
+			pb_die "the SMTP sink did not listen on 127.0.0.1:$PB_SMTP_PORT within 10s"
+		fi
+		sleep 0.1
+	done
+}
+
+pb_smtp_stop() {
+	local pid
+	pid=$(pb_pid_alive "$PB_RUN/smtp.pid" python3) || return 0
+	pb_say "smtp: stopping (pid $pid)"
+	pb_stop_pid "$pid" TERM 10 smtp
+}
+
+# ---------------------------------------------------------------------------
 # plugboard.ini
 
 # Generate $PB_CONFIG from the current PB_* variables (see plugboard.ini at
@@ -593,6 +637,16 @@ statement_timeout = 10
 [ratelimit]
 login_attempts = 10
 login_window = ${PB_LOGIN_WINDOW:-900}
+
+[site]
+public_url = $PB_URL
+
+[api]
+key_file = $PB_VAR/api.key
+
+[mail]
+smtp_url = smtp://127.0.0.1:$PB_SMTP_PORT
+from = plugboard@localhost
 
 [redis]
 socket = $PB_REDIS_SOCK
@@ -799,6 +853,7 @@ pb_plugboard_stop() {
 pb_stack_start() {
 	pb_pg_start
 	pb_redis_start
+	pb_smtp_start
 	pb_write_config
 	pb_migrate
 	pb_nginx_start

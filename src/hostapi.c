@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "account.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -271,12 +272,12 @@ static json_t *h_modules(pb_req *req)
 
 static const char *h_user_id(pb_req *req)
 {
-    return pb_session_user(req);
+    return pb_ident_user(req);
 }
 
 static const char *h_team_id(pb_req *req)
 {
-    return pb_session_team(req);
+    return pb_ident_team(req);
 }
 
 static int h_login(pb_req *req, const char *user_id, const char *team_id, int role_level)
@@ -400,6 +401,123 @@ static int h_rate_hit(pb_req *req, const char *cls, const char *key)
     return PB_OK;
 }
 
+/* --- Accounts, audit, mail and API tokens ------------------------------------ */
+
+static int h_role_level(pb_req *req)
+{
+    return pb_ident_user(req) ? pb_ident_level(req) : 0;
+}
+
+static bool h_bearer(pb_req *req)
+{
+    return req->bearer;
+}
+
+static int h_audit(pb_req *req, const char *action, const char *resource_type,
+                   const char *resource_id, json_t *before, json_t *after, unsigned flags)
+{
+    return pb_audit(req, action, resource_type, resource_id, before, after, flags) < 0 ? PB_ERROR
+                                                                                       : PB_OK;
+}
+
+static void h_permissions_changed(pb_req *req, const char *user_id)
+{
+    pb_permissions_changed(req, user_id);
+}
+
+static int h_revoke_sessions(pb_req *req, const char *user_id, bool keep_current)
+{
+    return user_id && pb_revoke_sessions(req, user_id, keep_current) == 0 ? PB_OK : PB_ERROR;
+}
+
+static int h_mail(pb_req *req, const char *to, const char *subject, const char *text)
+{
+    int rc = pb_mail_enqueue(req, to, subject, text);
+    return rc == 0 ? PB_OK : rc > 0 ? PB_INVALID : PB_ERROR;
+}
+
+static const char *h_public_url(pb_req *req)
+{
+    char *u = req->w->cfg->public_url;
+    size_t n = strlen(u);
+    while (n > 0 && u[n - 1] == '/')
+        u[--n] = '\0'; /* documented without the slash; forgive one */
+    return u;
+}
+
+static int h_token_issue(pb_req *req, const char *user_id, const char *team_id, int role_level,
+                         json_t **out)
+{
+    return pb_token_pair(req, user_id, team_id, role_level, out) == 0 ? PB_OK : PB_ERROR;
+}
+
+static int h_token_refresh(pb_req *req, const char *refresh_token, json_t **out)
+{
+    int rc = pb_token_rotate(req, refresh_token, out);
+    return rc == 0 ? PB_OK : rc > 0 ? PB_INVALID : PB_ERROR;
+}
+
+static int h_view_as(pb_req *req, const char *user_id, int role_level)
+{
+    if (req->bearer || !req->sess.exists)
+        return PB_INVALID;
+    if (user_id == NULL)
+        return pb_session_view_as(req, NULL, 0, NULL) < 0 ? PB_ERROR : PB_OK;
+    const char *params[] = {user_id};
+    json_t *rows = NULL;
+    char err[512];
+    if (pb_db_query(&req->w->db, "SELECT display_name FROM core.users WHERE id = $1", 1, params,
+                    &rows, err, sizeof err) < 0) {
+        pb_log(PB_LOG_ERROR, "view as: %s", err);
+        return PB_ERROR;
+    }
+    const char *name = json_string_value(json_object_get(json_array_get(rows, 0), "display_name"));
+    int rc = name == NULL                                             ? PB_INVALID
+             : pb_session_view_as(req, user_id, role_level, name) < 0 ? PB_ERROR
+                                                                      : PB_OK;
+    json_decref(rows);
+    return rc;
+}
+
+static const char *h_real_user_id(pb_req *req)
+{
+    return pb_ident_real_user(req);
+}
+
+int pb_rate_take(pb_req *req, const char *cls, const char *key, long *retry_after)
+{
+    long limit, window;
+    char k[400], err[256], win[24];
+    if (rate_limits(req, cls, &limit, &window) < 0)
+        return -1;
+    rate_key(req, cls, key, k, sizeof k);
+    snprintf(win, sizeof win, "%ld", window);
+    const char *incr[] = {"INCR", k};
+    redisReply *r = pb_kv_command(&req->w->kv, 2, incr, NULL, err, sizeof err);
+    if (r == NULL)
+        return -1;
+    long long count = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    if (count == 1) {
+        const char *ex[] = {"EXPIRE", k, win};
+        if ((r = pb_kv_command(&req->w->kv, 3, ex, NULL, err, sizeof err)) == NULL)
+            return -1;
+        freeReplyObject(r);
+    }
+    if (count <= limit)
+        return 0;
+    const char *ttl[] = {"TTL", k};
+    r = pb_kv_command(&req->w->kv, 2, ttl, NULL, err, sizeof err);
+    long left = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? (long)r->integer : window;
+    if (r)
+        freeReplyObject(r);
+    *retry_after = left;
+    char header[32];
+    snprintf(header, sizeof header, "%ld", left);
+    h_set_header(req, "Retry-After", header);
+    return 1;
+}
+
 static const pb_host host_table = {
     .abi_version = PB_ABI_VERSION,
     .size = sizeof(pb_host),
@@ -444,6 +562,17 @@ static const pb_host host_table = {
     .rate_check = h_rate_check,
     .rate_hit = h_rate_hit,
     .client_ip = h_client_ip,
+    .role_level = h_role_level,
+    .bearer = h_bearer,
+    .audit = h_audit,
+    .permissions_changed = h_permissions_changed,
+    .revoke_sessions = h_revoke_sessions,
+    .mail = h_mail,
+    .public_url = h_public_url,
+    .token_issue = h_token_issue,
+    .token_refresh = h_token_refresh,
+    .view_as = h_view_as,
+    .real_user_id = h_real_user_id,
 };
 
 const pb_host *pb_hostapi(void)

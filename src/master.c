@@ -28,8 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "hostapi.h"
 #include "log.h"
+#include "mailer.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "module.h"
@@ -46,6 +48,14 @@ typedef struct pb_master {
     bool stopping;
     int64_t stop_deadline;
     int64_t respawn_at[PB_SB_WORKERS];
+    /* Processes beside the workers, each restarted when it ends. */
+    struct service {
+        const char *name;
+        void (*main)(const pb_config *cfg);
+        pid_t pid;
+        int64_t respawn_at; /* 0: not wanted */
+    } services[1];
+    int nservices;
 } pb_master;
 
 /* ---------------------------------------------------------------------
@@ -192,6 +202,51 @@ static void on_worker_exit(pb_master *m, int slot, int status)
     m->respawn_at[slot] = abnormal && lived < 1000000000 ? pb_now_ns() + 1000000000 : 1;
 }
 
+/* ---------------------------------------------------------------------
+ * Services: the mailer
+ * --------------------------------------------------------------------- */
+
+static void service_spawn(pb_master *m, struct service *s)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        close(m->listen_fd);
+        close(m->ctl_fd);
+        s->main(m->cfg);
+    }
+    if (pid < 0)
+        pb_log(PB_LOG_ERROR, "fork for the %s: %s; retrying in 1 s", s->name, strerror(errno));
+    s->pid = pid > 0 ? pid : 0;
+    s->respawn_at = pid > 0 ? 0 : pb_now_ns() + 1000000000;
+}
+
+/* Returns 1 when pid was a service (restarted after a second unless
+ * stopping). */
+static int on_service_exit(pb_master *m, pid_t pid, int status)
+{
+    for (int i = 0; i < m->nservices; i++) {
+        struct service *s = &m->services[i];
+        if (s->pid != pid)
+            continue;
+        s->pid = 0;
+        if (!m->stopping) {
+            if (WIFSIGNALED(status))
+                pb_log(PB_LOG_ERROR, "%s %d died: signal %d (%s); restarting", s->name, (int)pid,
+                       WTERMSIG(status), strsignal(WTERMSIG(status)));
+            else
+                pb_log(PB_LOG_WARN, "%s %d exited with status %d; restarting", s->name, (int)pid,
+                       WEXITSTATUS(status));
+            s->respawn_at = pb_now_ns() + 1000000000;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 static void reap(pb_master *m)
 {
     int status;
@@ -200,12 +255,18 @@ static void reap(pb_master *m)
         int slot = find_slot(m, pid);
         if (slot >= 0)
             on_worker_exit(m, slot, status);
+        else
+            on_service_exit(m, pid, status);
     }
 }
 
 static void respawn_due(pb_master *m)
 {
     int64_t now = pb_now_ns();
+    for (int i = 0; i < m->nservices; i++)
+        if (m->services[i].pid == 0 && m->services[i].respawn_at &&
+            m->services[i].respawn_at <= now)
+            service_spawn(m, &m->services[i]);
     for (int i = 0; i < m->cfg->workers; i++)
         if (m->sb->workers[i].pid == 0 && m->respawn_at[i] && m->respawn_at[i] <= now)
             spawn(m, i);
@@ -228,11 +289,14 @@ static void enforce_timeouts(pb_master *m)
     }
 }
 
+/* Workers and services still running. */
 static int live_workers(const pb_master *m)
 {
     int n = 0;
     for (int i = 0; i < PB_SB_WORKERS; i++)
         n += m->sb->workers[i].pid != 0;
+    for (int i = 0; i < m->nservices; i++)
+        n += m->services[i].pid != 0;
     return n;
 }
 
@@ -241,6 +305,9 @@ static void signal_workers(pb_master *m, int sig)
     for (int i = 0; i < PB_SB_WORKERS; i++)
         if (m->sb->workers[i].pid)
             kill(m->sb->workers[i].pid, sig);
+    for (int i = 0; i < m->nservices; i++)
+        if (m->services[i].pid)
+            kill(m->services[i].pid, sig);
 }
 
 /* Graceful stop: no new connections (the socket path goes first), then
@@ -371,6 +438,10 @@ int pb_master_run(const pb_config *cfg)
         pb_log(PB_LOG_ERROR, "migrations failed, not starting: %s", err);
         goto out;
     }
+    if (pb_account_key_init(cfg, err, sizeof err) < 0) {
+        pb_log(PB_LOG_ERROR, "API signing key: %s", err);
+        goto out;
+    }
     m.sb = pb_sb_create();
     m.sig_fd = setup_signals();
     m.listen_fd = listen_unix(cfg->socket, cfg->socket_mode, cfg->socket_group, 1024);
@@ -385,6 +456,10 @@ int pb_master_run(const pb_config *cfg)
     m.sb->nworkers = (uint32_t)cfg->workers;
     for (int i = 0; i < cfg->workers; i++)
         spawn(&m, i);
+    if (cfg->smtp_url[0]) { /* no SMTP server configured: mail waits in the outbox */
+        m.services[m.nservices] = (struct service){"mailer", pb_mailer_main, 0, 0};
+        service_spawn(&m, &m.services[m.nservices++]);
+    }
     pb_log(PB_LOG_INFO, "serving on %s with %ld workers and %zu modules", cfg->socket, cfg->workers,
            m.plan.n);
     run_loop(&m);

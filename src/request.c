@@ -219,6 +219,7 @@ void pb_request_free(pb_req *req)
     pb_session_free(&req->sess);
     json_decref(req->flash);
     json_decref(req->model);
+    json_decref(req->keep);
     free(req->path);
     free(req->content_type);
     pb_buf_reset(req->headers);

@@ -17,6 +17,7 @@
 #include "plugboard.h"
 #include "router.h"
 #include "session.h"
+#include "token.h"
 #include "worker.h"
 
 struct pb_req {
@@ -50,6 +51,16 @@ struct pb_req {
     json_t *flash;      /* messages shown on this page */
     char level[12];     /* the role level, as text for the database context */
     const char *down;   /* a service found unavailable: "database", "Redis" */
+
+    /* Who is asking when it is an API client: set from a verified
+     * "Authorization: Bearer" token (otherwise the session says). */
+    bool bearer;
+    pb_token_claims claims;
+
+    /* Account services (account.c), settled after the transaction ends. */
+    json_t *keep;   /* statements to run if it does not commit: [[sql, p1...]] */
+    int perm_flush; /* cached permission sets to drop after commit: 1 one user's, 2 all */
+    char perm_user[40];
 };
 
 /* Reads the request's parameters and body into req->in, applying every

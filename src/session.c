@@ -117,6 +117,96 @@ int pb_session_level(pb_req *req)
     return pb_session_user(req) ? (int)json_integer_value(json_object_get(S(req)->data, "lvl")) : 0;
 }
 
+/* Every signed-in session is listed under its user (pb:u:<uid>), so
+ * "sign out everywhere" can find them. Entries of sessions that expired on
+ * their own are harmless: deleting a missing key does nothing. */
+static void user_index_key(const char *uid, char *out, size_t n)
+{
+    snprintf(out, n, "pb:u:%s", uid);
+}
+
+static int index_session(pb_req *req)
+{
+    const char *uid = json_string_value(json_object_get(S(req)->data, "uid"));
+    if (uid == NULL || uid[0] == '\0')
+        return 0;
+    char key[80], life[24];
+    user_index_key(uid, key, sizeof key);
+    snprintf(life, sizeof life, "%ld", req->w->cfg->session_lifetime);
+    const char *add[] = {"SADD", key, S(req)->key};
+    const char *ex[] = {"EXPIRE", key, life};
+    redisReply *r = kv(req, 3, add, NULL);
+    redisReply *x = r ? kv(req, 3, ex, NULL) : NULL;
+    if (r)
+        freeReplyObject(r);
+    if (x)
+        freeReplyObject(x);
+    return x ? 0 : -1;
+}
+
+int pb_session_revoke_user(pb_req *req, const char *uid, int keep_current)
+{
+    char key[80];
+    user_index_key(uid, key, sizeof key);
+    const char *members[] = {"SMEMBERS", key};
+    redisReply *r = kv(req, 2, members, NULL);
+    if (r == NULL)
+        return -1;
+    const char *keep = keep_current && S(req)->exists ? S(req)->key : NULL;
+    int rc = 0;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && rc == 0; i++) {
+        const char *k = r->element[i]->str;
+        if (k == NULL || (keep && strcmp(k, keep) == 0))
+            continue;
+        const char *del[] = {"DEL", k};
+        const char *rem[] = {"SREM", key, k};
+        redisReply *d = kv(req, 2, del, NULL), *m = d ? kv(req, 3, rem, NULL) : NULL;
+        rc = m ? 0 : -1;
+        if (d)
+            freeReplyObject(d);
+        if (m)
+            freeReplyObject(m);
+    }
+    freeReplyObject(r);
+    if (rc == 0 && S(req)->exists && !keep) {
+        const char *cur = json_string_value(json_object_get(S(req)->data, "uid"));
+        const char *real = json_string_value(json_object_get(S(req)->data, "ruid"));
+        if ((cur && strcmp(cur, uid) == 0) || (real && strcmp(real, uid) == 0))
+            return pb_session_logout(req);
+    }
+    return rc;
+}
+
+int pb_session_view_as(pb_req *req, const char *uid, int level, const char *name)
+{
+    if (pb_session_load(req) < 0 || !S(req)->exists)
+        return -1;
+    json_t *d = S(req)->data;
+    const char *real = json_string_value(json_object_get(d, "ruid"));
+    if (uid) {
+        if (real == NULL) { /* the first step away from oneself: remember who */
+            json_object_set(d, "ruid", json_object_get(d, "uid"));
+            json_object_set(d, "rlvl", json_object_get(d, "lvl"));
+        }
+        json_object_set_new(d, "uid", json_string(uid));
+        json_object_set_new(d, "lvl", json_integer(level));
+        json_object_set_new(d, "vname", json_string(name ? name : ""));
+    } else if (real) {
+        json_object_set(d, "uid", json_object_get(d, "ruid"));
+        json_object_set(d, "lvl", json_object_get(d, "rlvl"));
+        json_object_del(d, "ruid");
+        json_object_del(d, "rlvl");
+        json_object_del(d, "vname");
+    }
+    S(req)->dirty = 1;
+    return 0;
+}
+
+const char *pb_session_real_user(pb_req *req)
+{
+    return data_str(req, "ruid");
+}
+
 /* Replaces the session with a new id holding data. */
 static int start(pb_req *req, json_t *data)
 {
@@ -140,7 +230,7 @@ static int start(pb_req *req, json_t *data)
     set_id(s, id);
     s->exists = s->dirty = s->loaded = 1;
     set_cookie(req, id, req->w->cfg->session_lifetime);
-    return 0;
+    return index_session(req);
 }
 
 int pb_session_login(pb_req *req, const char *user_id, const char *team_id, int level)
@@ -162,11 +252,19 @@ int pb_session_logout(pb_req *req)
     if (pb_session_load(req) < 0)
         return -1;
     if (s->exists) {
+        const char *uid = json_string_value(json_object_get(s->data, "ruid"));
+        if (uid == NULL)
+            uid = json_string_value(json_object_get(s->data, "uid"));
+        char key[80];
+        user_index_key(uid ? uid : "", key, sizeof key);
         const char *del[] = {"DEL", s->key};
+        const char *rem[] = {"SREM", key, s->key};
         redisReply *r = kv(req, 2, del, NULL);
         if (r == NULL)
             return -1;
         freeReplyObject(r);
+        if (uid && (r = kv(req, 3, rem, NULL)) != NULL)
+            freeReplyObject(r);
     }
     json_decref(s->data);
     s->data = NULL;

@@ -23,7 +23,8 @@ typedef struct pb_session {
     int unavailable; /* Redis failed: sessions cannot be used now */
     char id[48];     /* the cookie value (base64url, 43 characters) */
     char key[80];    /* "pb:s:" + hex SHA-256 of id */
-    json_t *data;    /* {"uid","tid","lvl","csrf","created","flash":[...],"kv":{}} */
+    json_t *data;    /* {"uid","tid","lvl","csrf","created","flash":[...],"kv":{},
+                        while viewing as: "ruid","rlvl","vname"} */
 } pb_session;
 
 /* Loads the session named by the request's cookie, once. Returns 0 (with
@@ -42,6 +43,19 @@ int pb_session_login(struct pb_req *req, const char *user_id, const char *team_i
 
 /* Signs out: deletes the session and clears the cookie. Returns 0 or -1. */
 int pb_session_logout(struct pb_req *req);
+
+/* Deletes every session of user uid (listed at sign-in), except the
+ * request's own when keep_current; the request's own session is signed out
+ * when it belongs to uid and is not kept. Returns 0 or -1. */
+int pb_session_revoke_user(struct pb_req *req, const char *uid, int keep_current);
+
+/* "View as": the session acts as uid at level (name shown in the banner),
+ * remembering the real user; uid NULL returns to the real user. Returns 0,
+ * or -1 without a session or when Redis is unavailable. */
+int pb_session_view_as(struct pb_req *req, const char *uid, int level, const char *name);
+
+/* The real user while viewing as someone, else NULL. */
+const char *pb_session_real_user(struct pb_req *req);
 
 /* Returns the CSRF token to put in forms, starting an anonymous session
  * when there is none; NULL when Redis is unavailable. */

@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "hostapi.h"
 #include "log.h"
 #include "metrics.h"
@@ -211,27 +212,42 @@ static int permission_allows(pb_req *req, const char *uid, const char *tid, cons
 #define SESSIONS_DOWN "Signing in is unavailable for a moment. Try again shortly."
 
 /* The guards, in order: identity and permission for routes that are not
- * public, then the CSRF token for unsafe methods that carry the session
- * cookie. Returns 0 to go on, or the status to answer with. */
+ * public (a refusal is audited), then for unsafe methods either the API
+ * write limit (bearer tokens) or the CSRF token (the session cookie).
+ * Returns 0 to go on, or the status to answer with. */
 static int guard(pb_req *req)
 {
     const pb_route *r = req->route;
     if (!(r->flags & PB_PUBLIC)) {
-        if (pb_session_load(req) < 0)
+        if (!req->bearer && pb_session_load(req) < 0)
             return refuse(req, 503, SESSIONS_DOWN);
-        const char *uid = pb_session_user(req);
+        const char *uid = pb_ident_user(req);
         if (uid == NULL)
             return refuse(req, 401, "Sign in to see this page.");
-        int ok = permission_allows(req, uid, pb_session_team(req), r->permission);
+        int ok = permission_allows(req, uid, pb_ident_team(req), r->permission);
         if (ok < 0)
             return refuse(req, 503,
                           req->down ? "The database is unavailable for a moment. Try again shortly."
                                     : SESSIONS_DOWN);
-        if (!ok)
+        if (!ok) {
+            char what[PB_SB_ROUTELEN + 16];
+            snprintf(what, sizeof what, "%s %s", req->method, r->pattern);
+            json_t *need = json_pack("{s:s}", "permission", r->permission);
+            pb_audit(req, "access.denied", "route", what, NULL, need, PB_AUDIT_KEEP);
+            json_decref(need);
             return refuse(req, 403, "Your role does not allow this.");
+        }
     }
-    int carries_cookie = pb_params_get(&req->in.cookies, req->w->cfg->session_cookie) != NULL;
-    if (req->match.method != PB_GET && carries_cookie) {
+    if (req->match.method == PB_GET)
+        return 0;
+    if (req->bearer) { /* no cookie, no CSRF: a cross-site form cannot send the header */
+        long retry = 0;
+        int rc = pb_rate_take(req, "api", pb_ident_user(req), &retry);
+        if (rc < 0)
+            return refuse(req, 503, SESSIONS_DOWN);
+        return rc > 0 ? refuse(req, 429, "Too many changes through the API: slow down.") : 0;
+    }
+    if (pb_params_get(&req->in.cookies, req->w->cfg->session_cookie) != NULL) {
         if (pb_session_load(req) < 0)
             return refuse(req, 503, SESSIONS_DOWN);
         if (!pb_session_csrf_ok(req))
@@ -239,6 +255,29 @@ static int guard(pb_req *req)
                           "This form has expired or came from another site. Reload the page and "
                           "try again.");
     }
+    return 0;
+}
+
+/* Who is asking: an API client with "Authorization: Bearer" (JSON answers,
+ * no session), or the session cookie's user. A visitor who carries the
+ * cookie brings their identity to public pages too; without the cookie, no
+ * Redis at all. Returns 0 or the status to answer with. */
+static int identify(pb_req *req)
+{
+    const char *authz = pb_request_header(req, "Authorization");
+    int public = (req->route->flags & PB_PUBLIC) != 0;
+    if (authz) {
+        char msg[160];
+        req->want_json = true;
+        if (pb_ident_bearer(req, authz, msg, sizeof msg) < 0) {
+            pb_buf_puts(req->headers, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n");
+            return refuse(req, 401, msg);
+        }
+        return 0;
+    }
+    int carries_cookie = pb_params_get(&req->in.cookies, req->w->cfg->session_cookie) != NULL;
+    if ((carries_cookie || !public) && pb_session_load(req) < 0 && !public)
+        return refuse(req, 503, SESSIONS_DOWN);
     return 0;
 }
 
@@ -252,24 +291,23 @@ static int run_handler(pb_req *req)
     req->route = m->entry->def;
     req->module = m->entry->module;
     req->template = req->route->template;
-    /* Identity first, before any query: a route that is not public needs
-     * the session, and a visitor who carries the cookie brings their
-     * identity to public pages too. Without the cookie, no Redis at all. */
-    int carries_cookie = pb_params_get(&req->in.cookies, req->w->cfg->session_cookie) != NULL;
-    int public = (req->route->flags & PB_PUBLIC) != 0;
-    if ((carries_cookie || !public) && pb_session_load(req) < 0 && !public)
-        return refuse(req, 503, SESSIONS_DOWN);
-    /* The row-security context is the signed-in identity ("" for a public
+    /* Identity first, before any query. */
+    int status = identify(req);
+    if (status)
+        return status;
+    /* The row-security context is the acting identity ("" for a public
      * page). A safe method gets a READ ONLY transaction: a GET cannot change
      * data (RFC 9110 §9.2.1). */
-    const char *uid = req->sess.exists ? pb_session_user(req) : NULL;
-    snprintf(req->level, sizeof req->level, "%d", uid ? pb_session_level(req) : 0);
-    pb_db_request_begin(&req->w->db, uid ? uid : "", uid ? pb_session_team(req) : "", req->level,
-                        "", req->match.method == PB_GET);
-    int status = guard(req);
+    const char *uid = req->bearer || req->sess.exists ? pb_ident_user(req) : NULL;
+    const char *real = uid ? pb_ident_real_user(req) : NULL;
+    snprintf(req->level, sizeof req->level, "%d", uid ? pb_ident_level(req) : 0);
+    pb_db_request_begin(&req->w->db, uid ? uid : "", uid ? pb_ident_team(req) : "", req->level,
+                        real ? real : "", req->match.method == PB_GET);
+    status = guard(req);
     if (status) {
         char err[256];
         pb_db_request_end(&req->w->db, 0, err, sizeof err);
+        pb_account_settle(req, false);
         return status;
     }
     status = req->route->handler(req);
@@ -291,8 +329,10 @@ static int run_handler(pb_req *req)
     if (pb_db_request_end(&req->w->db, status < 400, err, sizeof err) < 0) {
         pb_log(PB_LOG_ERROR, "%s %s of module %s: %s", req->method, req->route->pattern,
                req->module, err);
+        pb_account_settle(req, false);
         return 500;
     }
+    pb_account_settle(req, status < 400);
     /* A page (not a redirect, not JSON) shows the queued messages. */
     int page =
         !(status >= 300 && status < 400) && !req->want_json && !(req->route->flags & PB_JSON_ONLY);

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const pb_host *host;
+#include "auth.h"
+
+const pb_host *host;
 
 /* Verifying against this when no account matches keeps a wrong e-mail
  * address as slow as a wrong password: timing does not reveal accounts. */
@@ -43,7 +45,7 @@ static const char *next_path(pb_req *req)
     return next;
 }
 
-static int sign_in(pb_req *req, const char *user_id, const char *name)
+int auth_login_context(pb_req *req, const char *user_id, char *team, size_t teamlen, int *level)
 {
     json_t *rows = NULL;
     const char *params[] = {user_id};
@@ -51,10 +53,20 @@ static int sign_in(pb_req *req, const char *user_id, const char *name)
                        params, &rows) < 0)
         return PB_ERROR;
     json_t *ctx = json_array_get(rows, 0);
-    const char *team = json_string_value(json_object_get(ctx, "team_id"));
-    int level = (int)json_integer_value(json_object_get(ctx, "level"));
-    int rc = host->login(req, user_id, team ? team : "", level);
+    const char *t = json_string_value(json_object_get(ctx, "team_id"));
+    snprintf(team, teamlen, "%s", t ? t : "");
+    *level = (int)json_integer_value(json_object_get(ctx, "level"));
     json_decref(rows);
+    return PB_OK;
+}
+
+static int sign_in(pb_req *req, const char *user_id, const char *name)
+{
+    char team[40];
+    int level;
+    if (auth_login_context(req, user_id, team, sizeof team, &level) != PB_OK)
+        return PB_ERROR;
+    int rc = host->login(req, user_id, team, level);
     if (rc != PB_OK || host->session_set(req, "name", name) != PB_OK)
         return PB_ERROR;
     return PB_OK;
@@ -125,6 +137,44 @@ static int signup(pb_req *req)
 
 /* --- Sign-in and sign-out ------------------------------------------------ */
 
+int auth_check_password(pb_req *req, const char *email, const char *password, json_t **user)
+{
+    /* Brute force: failures are counted per account and per address; past
+     * the limit, even the right password waits for the window to end. */
+    long wait = 0;
+    int by_account = host->rate_check(req, "login", email, &wait);
+    int by_address = by_account == PB_OK ? host->rate_check(req, "login", NULL, &wait) : PB_OK;
+    if (by_account == PB_ERROR || by_address == PB_ERROR)
+        return PB_ERROR;
+    if (by_account == PB_INVALID || by_address == PB_INVALID) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Too many failed sign-ins. Try again in %ld minute%s.",
+                 (wait + 59) / 60, (wait + 59) / 60 == 1 ? "" : "s");
+        json_object_set_new(host->model(req), "message", json_string(msg));
+        return 429;
+    }
+    json_t *rows = NULL;
+    const char *params[] = {email};
+    if (host->db_query(req,
+                       "SELECT id::text AS id, password_hash, is_active, display_name, "
+                       "totp_enabled FROM core.auth_lookup($1)",
+                       1, params, &rows) < 0)
+        return PB_ERROR;
+    json_t *found = json_array_get(rows, 0);
+    const char *hash = json_string_value(json_object_get(found, "password_hash"));
+    int ok = crypto_pwhash_str_verify(hash ? hash : dummy_hash, password, strlen(password)) == 0;
+    ok = ok && hash && json_is_true(json_object_get(found, "is_active"));
+    if (ok) {
+        *user = json_incref(found);
+        json_decref(rows);
+        return PB_OK;
+    }
+    json_decref(rows);
+    if (host->rate_hit(req, "login", email) != PB_OK || host->rate_hit(req, "login", NULL) != PB_OK)
+        return PB_ERROR;
+    return PB_INVALID;
+}
+
 /* GET /login */
 static int login_form(pb_req *req)
 {
@@ -149,44 +199,19 @@ static int login(pb_req *req)
         return PB_ERROR;
     if (host->input_errors(req))
         return 400;
-    /* Brute force: failures are counted per account and per address; past
-     * the limit, even the right password waits for the window to end. */
-    long wait = 0;
-    int by_account = host->rate_check(req, "login", email, &wait);
-    int by_address = by_account == PB_OK ? host->rate_check(req, "login", NULL, &wait) : PB_OK;
-    if (by_account == PB_ERROR || by_address == PB_ERROR)
-        return PB_ERROR;
-    if (by_account == PB_INVALID || by_address == PB_INVALID) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "Too many failed sign-ins. Try again in %ld minute%s.",
-                 (wait + 59) / 60, (wait + 59) / 60 == 1 ? "" : "s");
-        json_object_set_new(m, "message", json_string(msg));
+    json_t *user = NULL;
+    int rc = auth_check_password(req, email, password, &user);
+    if (rc == 429)
         return 429;
+    if (rc == PB_OK) {
+        rc = sign_in(req, json_string_value(json_object_get(user, "id")),
+                     json_string_value(json_object_get(user, "display_name")));
+        json_decref(user);
+        return rc == PB_OK ? host->redirect(req, 303, next_path(req)) : PB_ERROR;
     }
-    json_t *rows = NULL;
-    const char *params[] = {email};
-    if (host->db_query(req,
-                       "SELECT id::text AS id, password_hash, is_active, display_name "
-                       "FROM core.auth_lookup($1)",
-                       1, params, &rows) < 0)
-        return PB_ERROR;
-    json_t *user = json_array_get(rows, 0);
-    const char *hash = json_string_value(json_object_get(user, "password_hash"));
-    int ok = crypto_pwhash_str_verify(hash ? hash : dummy_hash, password, strlen(password)) == 0;
-    ok = ok && hash && json_is_true(json_object_get(user, "is_active"));
-    int rc = ok ? sign_in(req, json_string_value(json_object_get(user, "id")),
-                          json_string_value(json_object_get(user, "display_name")))
-                : PB_OK;
-    json_decref(rows);
-    if (rc != PB_OK)
-        return PB_ERROR;
-    if (!ok) { /* one message for both cases: which one was wrong stays unsaid */
-        if (host->rate_hit(req, "login", email) != PB_OK ||
-            host->rate_hit(req, "login", NULL) != PB_OK)
-            return PB_ERROR;
+    if (rc == PB_INVALID) /* one message for both cases: which one was wrong stays unsaid */
         return host->input_fail(req, "password", WRONG_CREDENTIALS) == PB_INVALID ? 400 : PB_ERROR;
-    }
-    return host->redirect(req, 303, next_path(req));
+    return PB_ERROR;
 }
 
 /* POST /logout */
@@ -219,6 +244,8 @@ static const pb_route routes[] = {
     {PB_GET, "/login", login_form, NULL, PB_PUBLIC, "auth/login"},
     {PB_POST, "/login", login, NULL, PB_PUBLIC, "auth/login"},
     {PB_POST, "/logout", logout, NULL, PB_PUBLIC, "auth/login"},
+    /* API clients have no session to be signed in with: public. */
+    {PB_POST, "/auth/token", auth_token, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {0},
 };
 

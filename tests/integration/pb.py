@@ -295,3 +295,59 @@ class Master:
         if self.proc:
             self.logf.close()
         return self.proc.returncode if self.proc else None
+
+
+# --- Mail --------------------------------------------------------------------
+# The stack's SMTP sink (script/lib.sh pb_smtp_start) keeps every message it
+# receives in a Maildir.
+
+MAILDIR = os.environ.get("PB_MAILDIR", os.path.join(VAR, "mail"))
+
+
+def mailbox():
+    """Every message the SMTP sink has received, as email.message.Message
+    objects, oldest first."""
+    import mailbox as _mailbox
+    if not os.path.isdir(os.path.join(MAILDIR, "new")):
+        return []
+    box = _mailbox.Maildir(MAILDIR, create=False)
+    messages = [box.get_message(key) for key in box.keys()]
+    return sorted(messages, key=lambda m: m.get_date() or 0)
+
+
+def mail_body(message):
+    """The text of a plain-text message, decoded."""
+    payload = message.get_payload(decode=True)
+    return payload.decode(message.get_content_charset() or "utf-8")
+
+
+def wait_for_mail(to, subject_contains="", timeout=15.0):
+    """Waits for a message to `to` whose subject contains the text; returns
+    the newest such message."""
+    def find():
+        found = [m for m in mailbox()
+                 if to.lower() in m.get("To", "").lower()
+                 and subject_contains in str(m.get("Subject", ""))]
+        return found[-1] if found else None
+    return wait_until(find, timeout=timeout, message=f"no mail to {to} ({subject_contains!r})")
+
+
+# --- People ------------------------------------------------------------------
+
+def make_user(email, password, name="Test User", team=None, level=100):
+    """Creates a user with a real password through the test module: in a new
+    team of their own as its admin, or in `team` with the highest role at or
+    below `level`. Returns {"user_id", "team_id"}."""
+    fields = {"email": email, "password": password, "name": name, "level": str(level)}
+    if team:
+        fields["team"] = team
+    status, _, body = request("POST", "/api/v1/test/users",
+                              headers={"Content-Type": "application/x-www-form-urlencoded"},
+                              body=urllib.parse.urlencode(fields).encode())
+    assert status == 200, (status, body[:300])
+    return json.loads(body)
+
+
+def unique_email(prefix="user"):
+    """An address no other test uses."""
+    return f"{prefix}-{os.getpid()}-{time.monotonic_ns()}@example.com"

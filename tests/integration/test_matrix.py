@@ -1,7 +1,7 @@
 """The authorisation matrix, generated from the loaded route table: every
-route x {anonymous, outsider, member without the permission, admin} x {for
-unsafe methods: cookie without the CSRF token, cookie with it}. A new route
-is covered the day it is added. Bearer tokens join when the API issues them.
+route x {anonymous, outsider, member without the permission, admin} x
+{cookie without the CSRF token (unsafe methods), cookie with it, bearer
+access token}. A new route is covered the day it is added.
 """
 
 import json
@@ -38,6 +38,15 @@ def login(user, team, level):
     cookie = re.search(r"pb_session=([^;]+)", headers["set-cookie"]).group(1)
     csrf = pb.get_json("/test/session/whoami", headers={"Cookie": f"pb_session={cookie}"})["csrf"]
     return cookie, csrf
+
+
+def token(user, team, level):
+    status, _, body = pb.request(
+        "POST", "/api/v1/test/session/token",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=f"user={user}&team={team}&level={level}".encode())
+    assert status == 200, (status, body)
+    return json.loads(body)["access_token"]
 
 
 def guard_verdict(status, body):
@@ -83,12 +92,14 @@ class AuthorisationMatrixTest(unittest.TestCase):
         cls.who = {"outsider": (outsider, other, 0), "member": (member, team, 10),
                    "admin": (admin, team, 100)}
         cls.identities = {"anonymous": None}
+        cls.bearers = {}
         for name, args in cls.who.items():
             cls.identities[name] = login(*args)
+            cls.bearers[name] = token(*args)
 
-    def expected(self, route, who, with_token, method):
+    def expected(self, route, who, with_token, method, bearer=False):
         unsafe = method != "GET"
-        if who != "anonymous" and unsafe and not with_token:
+        if who != "anonymous" and unsafe and not with_token and not bearer:
             return "csrf"
         if route["permission"] == "public":
             return "allowed"
@@ -102,26 +113,31 @@ class AuthorisationMatrixTest(unittest.TestCase):
             path = re.sub(r":[a-z_][a-z0-9_]*", str(uuid.uuid4()), route["pattern"])
             for method in [m for m in route["methods"].split(", ") if m != "HEAD"]:
                 for who, ident in self.identities.items():
-                    for with_token in ([False, True] if ident and method != "GET" else [False]):
+                    ways = ["cookie"] if ident is None else ["cookie+token", "bearer"]
+                    if ident and method != "GET":
+                        ways.insert(0, "cookie")
+                    for way in ways:
                         headers = {"Accept": "application/json"}
                         body = None
-                        if ident:
+                        if way == "bearer":
+                            headers["Authorization"] = f"Bearer {self.bearers[who]}"
+                        elif ident:
                             headers["Cookie"] = f"pb_session={ident[0]}"
-                            if with_token:
+                            if way == "cookie+token":
                                 headers["X-CSRF-Token"] = ident[1]
                         if method != "GET":
                             headers["Content-Type"] = "application/x-www-form-urlencoded"
                             body = b""
                         status, h, resp = pb.request(method, path, headers=headers, body=body)
-                        if ident and "pb_session=;" in h.get("set-cookie", ""):
+                        if ident and way != "bearer" and "pb_session=;" in h.get("set-cookie", ""):
                             # The route signed this identity out: sign it in again.
                             self.identities[who] = ident = login(*self.who[who])
                         got = guard_verdict(status, resp)
-                        want = self.expected(route, who, with_token, method)
+                        want = self.expected(route, who, way == "cookie+token", method,
+                                             bearer=way == "bearer")
                         checked += 1
                         if got != want:
-                            wrong.append(f"{method} {route['pattern']} as {who}"
-                                         f"{' with token' if with_token else ''}: "
+                            wrong.append(f"{method} {route['pattern']} as {who} by {way}: "
                                          f"guard said {got}, expected {want} ({status})")
         self.assertEqual(wrong, [], f"{len(wrong)} of {checked} cases wrong")
         non_public = [r for r in self.routes if r["permission"] != "public"]

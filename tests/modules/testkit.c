@@ -4,6 +4,7 @@
  * accessor and renderer through the real nginx + plugboard stack.
  */
 #include <plugboard.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -191,6 +192,70 @@ static int session_login(pb_req *req)
     return host->login(req, user, team, (int)level) == PB_OK ? 200 : 503;
 }
 
+/* POST /test/users - a user with a real password (argon2id, as the auth
+ * module hashes), in a new team of their own or in team at level. */
+static int make_user(pb_req *req)
+{
+    const char *email = NULL, *name = NULL, *password = NULL, *team = NULL;
+    long long level = 100;
+    host->input_email(req, "email", PB_REQUIRED, &email);
+    host->input_str(req, "name", PB_REQUIRED, 1, 120, &name);
+    host->input_str(req, "password", PB_REQUIRED, 1, 200, &password);
+    host->input_uuid(req, "team", 0, &team);
+    host->input_int(req, "level", 0, 0, 100, &level);
+    if (host->input_errors(req))
+        return 400;
+    char hash[crypto_pwhash_STRBYTES], lvl[8];
+    if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return PB_ERROR;
+    snprintf(lvl, sizeof lvl, "%lld", level);
+    const char *params[] = {email, name, hash, team, lvl};
+    json_t *rows = NULL;
+    if (host->db_query(req,
+                       "SELECT user_id::text AS user_id, team_id::text AS team_id "
+                       "FROM testkit.make_user($1, $2, $3, $4, $5)",
+                       5, params, &rows) < 0)
+        return PB_ERROR;
+    json_object_update(host->model(req), json_array_get(rows, 0));
+    json_decref(rows);
+    return 200;
+}
+
+/* POST /test/mail - queues an e-mail through the host's outbox. */
+static int send_mail(pb_req *req)
+{
+    const char *to = NULL, *subject = NULL, *text = NULL;
+    host->input_str(req, "to", PB_REQUIRED, 1, 300, &to);
+    host->input_str(req, "subject", PB_REQUIRED, 1, 300, &subject);
+    host->input_str(req, "text", PB_REQUIRED, 1, 10000, &text);
+    if (host->input_errors(req))
+        return 400;
+    int rc = host->mail(req, to, subject, text);
+    if (rc == PB_INVALID)
+        return host->input_fail(req, "to", "Not a single e-mail address.") == PB_INVALID ? 400
+                                                                                         : PB_ERROR;
+    return rc == PB_OK ? 200 : PB_ERROR;
+}
+
+/* POST /test/session/token - API tokens for whoever the test names. */
+static int session_token(pb_req *req)
+{
+    const char *user = NULL, *team = NULL;
+    long long level = 0;
+    host->input_uuid(req, "user", PB_REQUIRED, &user);
+    host->input_uuid(req, "team", PB_REQUIRED, &team);
+    host->input_int(req, "level", 0, 0, 100, &level);
+    if (host->input_errors(req))
+        return 400;
+    json_t *out = NULL;
+    if (host->token_issue(req, user, team, (int)level, &out) != PB_OK)
+        return PB_ERROR;
+    json_object_update(host->model(req), out);
+    json_decref(out);
+    return 200;
+}
+
 /* GET /test/session/whoami - identity and a CSRF token (which starts an
  * anonymous session when there is none). */
 static int session_whoami(pb_req *req)
@@ -198,7 +263,11 @@ static int session_whoami(pb_req *req)
     json_t *m = host->model(req);
     put_str(m, "user", host->user_id(req));
     put_str(m, "team", host->team_id(req));
-    put_str(m, "csrf", host->csrf_token(req));
+    put_str(m, "real_user", host->real_user_id(req));
+    json_object_set_new(m, "level", json_integer(host->role_level(req)));
+    json_object_set_new(m, "bearer", json_boolean(host->bearer(req)));
+    if (!host->bearer(req))
+        put_str(m, "csrf", host->csrf_token(req));
     return 200;
 }
 
@@ -240,7 +309,10 @@ static int team_notes(pb_req *req)
 
 static int init(const pb_host *h, char *err, size_t errlen)
 {
-    (void)err, (void)errlen;
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        return -1;
+    }
     host = h;
     return 0;
 }
@@ -259,6 +331,9 @@ static const pb_route routes[] = {
     {PB_GET, "/test/tx-count", tx_count, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET | PB_POST, "/test/tx-context", tx_context, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_POST, "/test/session/login", session_login, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_POST, "/test/mail", send_mail, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_POST, "/test/users", make_user, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_POST, "/test/session/token", session_token, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET, "/test/session/whoami", session_whoami, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_POST, "/test/session/logout", session_logout, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_POST, "/test/session/flash", session_flash, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
