@@ -143,12 +143,18 @@ static const char *next_path(pb_req *req, const char *fallback)
 /* --- Members ------------------------------------------------------------- */
 
 /* Members of the current team (all, or the one $1 names) with their roles,
- * level, and whether the viewer may view as them (below their level). */
+ * level, and whether the viewer may view as them: an active member below
+ * the viewer's level who holds no permission the viewer lacks (viewing as
+ * them must not lend the viewer more power than their own). */
 static const char MEMBERS_SQL[] =
     "SELECT u.id, u.display_name AS name, u.email, m.status, "
     "       coalesce(max(r.level), 0) AS level, u.id = core.uid() AS self, "
     "       coalesce(max(r.level), 0) < core.level() AND u.id <> core.uid() "
-    "         AND m.status = 'active' AS viewable, "
+    "         AND m.status = 'active' "
+    "         AND NOT EXISTS (SELECT 1 FROM core.user_roles x "
+    "                           JOIN core.role_permissions xp ON xp.role_id = x.role_id "
+    "                          WHERE x.team_id = core.tid() AND x.user_id = u.id "
+    "                            AND NOT rbac.holds(xp.permission)) AS viewable, "
     "       coalesce(json_agg(json_build_object('id', r.id, 'name', r.name, 'level', r.level, "
     "                                           'user_id', u.id, "
     "                                           'removable', r.level <= core.level()) "
@@ -344,6 +350,8 @@ static int assign(pb_req *req)
 
 /* --- Viewing as another member ---------------------------------------------- */
 
+#define BROWSER_ONLY "Viewing as someone else works in a browser session only."
+
 /* POST /rbac/view-as/:userId - act as a member below one's own level, with
  * their permissions and rows, until /rbac/view-as/stop. */
 static int view_as(pb_req *req)
@@ -363,10 +371,10 @@ static int view_as(pb_req *req)
     int rc = 0;
     if (!viewable)
         rc = rbac_refuse(req, 403,
-                         "You can view as active members below your own level only, "
-                         "and not as yourself.");
+                         "You can view as active members below your own level who hold no "
+                         "permission you lack, and not as yourself.");
     else if (host->bearer(req))
-        rc = rbac_refuse(req, 400, "Viewing as someone else works in a browser session only.");
+        rc = rbac_refuse(req, 400, BROWSER_ONLY);
     else if (host->audit(req, "rbac.view_as", "user", uid, NULL, after, 0) != PB_OK ||
              host->view_as(req, uid, level) != PB_OK)
         rc = PB_ERROR;
@@ -386,6 +394,8 @@ static int view_as_stop(pb_req *req)
     const char *viewed = host->user_id(req);
     if (real == NULL)
         return rbac_refuse(req, 400, "You are not viewing as anyone.");
+    if (host->bearer(req)) /* a token's identity is fixed until it expires */
+        return rbac_refuse(req, 400, BROWSER_ONLY);
     if (host->audit(req, "rbac.view_as_end", "user", viewed, NULL, NULL, 0) != PB_OK ||
         host->view_as(req, NULL, 0) != PB_OK)
         return PB_ERROR;
