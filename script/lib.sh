@@ -394,9 +394,12 @@ listen_addresses = ''
 port = $PB_PG_PORT
 unix_socket_directories = '$PB_PG_SOCKDIR'
 unix_socket_permissions = 0770
-# PB_PG_FSYNC=off is for throw-away test databases only.
+# PB_PG_FSYNC=off is for throw-away test databases only: it trusts the
+# operating system to keep what PostgreSQL wrote. Commits still wait for
+# that write (synchronous_commit), so a killed PostgreSQL loses nothing it
+# acknowledged, as in production.
 fsync = $PB_PG_FSYNC
-synchronous_commit = $durable
+synchronous_commit = on
 full_page_writes = $durable
 EOF
 	pb_pg_own "$PB_PG_DATA/plugboard.conf"
@@ -488,9 +491,12 @@ daemonize yes
 pidfile $PB_RUN/redis.pid
 logfile $PB_LOG/redis.log
 dir $PB_VAR/redis
-# Persistence: snapshots for script/server, none for tests.
+# Persistence: sessions are the state users would notice losing, so every
+# mode keeps an append-only file synced each second (a crash or kill -9
+# loses at most the last second); script/server also takes snapshots.
 $save
-appendonly no
+appendonly yes
+appendfsync everysec
 EOF
 }
 

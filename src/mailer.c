@@ -169,10 +169,13 @@ static int send_batch(PGconn *pg, const pb_config *cfg)
     return failed_db ? -1 : n;
 }
 
-/* Milliseconds until the next message is due, at most a minute. */
+/* Milliseconds until the next message is due, at most a minute; -1 when
+ * the database failed. */
 static int next_due_ms(PGconn *pg)
 {
     PGresult *r = run(pg, "SELECT core.mail_next_due()", 0, NULL);
+    if (r == NULL)
+        return -1;
     int ms = 60000;
     if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
         double s = atof(PQgetvalue(r, 0, 0));
@@ -227,13 +230,14 @@ void pb_mailer_main(const pb_config *cfg)
             continue;
         }
         int n = send_batch(pg, cfg);
-        if (n < 0 || PQstatus(pg) != CONNECTION_OK) {
-            PQfinish(pg);
+        int ms = n >= 0 && n < BATCH && !stopping ? next_due_ms(pg) : 0;
+        if (n < 0 || ms < 0 || PQstatus(pg) != CONNECTION_OK) {
+            PQfinish(pg); /* the database went away: reconnect */
             pg = NULL;
             continue;
         }
-        if (n < BATCH && !stopping)
-            wait_for_work(pg, next_due_ms(pg));
+        if (ms > 0)
+            wait_for_work(pg, ms);
     }
     PQfinish(pg);
     curl_global_cleanup();

@@ -1,6 +1,6 @@
 /*
- * main.c - the plugboard command: serve, ctl, migrate, routes, render,
- * check-config.
+ * main.c - the plugboard command: serve, ctl, migrate, audit-archive, routes,
+ * render, check-config.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit_archive.h"
 #include "config.h"
 #include "ctl.h"
 #include "hostapi.h"
@@ -28,6 +29,9 @@ static void usage(FILE *f)
             "  serve               run the master and its workers in the foreground (default)\n"
             "  ctl status [--json] show the workers and per-route figures of a running master\n"
             "  migrate             apply pending SQL migrations and exit\n"
+            "  audit-archive [--older-than DAYS]\n"
+            "                      move audit rows older than DAYS (default 365) from\n"
+            "                      core.audit_log to core.audit_archive, as the owner role\n"
             "  routes [--json]     load the modules and print the route table\n"
             "  check-config        validate the configuration and print every effective value\n"
             "  render [--partials DIR] TEMPLATE-FILE [DATA.json]\n"
@@ -189,6 +193,8 @@ int main(int argc, char **argv)
         else
             printf("%d migration(s) applied\n", n);
         rc = n < 0;
+    } else if (strcmp(cmd, "audit-archive") == 0) {
+        rc = pb_audit_archive_main(&cfg, argc - optind, argv + optind);
     } else if (strcmp(cmd, "ctl") == 0) {
         rc = pb_ctl_main(&cfg, argc - optind, argv + optind);
     } else if (strcmp(cmd, "routes") == 0) {

@@ -29,8 +29,14 @@ static json_t *site_globals(pb_req *req)
 {
     json_t *site = req->w->site, *item;
     size_t i;
+    int k = 0;
     json_array_foreach(json_object_get(site, "nav"), i, item)
     {
+        /* Only what the user may open is linked (resolved by the worker). */
+        bool needs = json_string_value(json_object_get(item, "permission")) != NULL;
+        bool show = !needs || (k < 64 && (req->nav_mask >> k & 1));
+        k += needs;
+        json_object_set_new(item, "show", json_boolean(show));
         const char *href = json_string_value(json_object_get(item, "href"));
         size_t n = href ? strlen(href) : 0;
         bool current = href && (strcmp(href, req->path) == 0 ||
@@ -48,6 +54,13 @@ static json_t *site_globals(pb_req *req)
     } else {
         json_object_del(site, "user");
     }
+    /* Viewing as someone: the banner names them and offers the way back. */
+    const char *viewed = uid ? pb_session_view_as_name(req) : NULL;
+    if (viewed)
+        json_object_set_new(site, "viewing_as",
+                            json_pack("{s:s, s:s?}", "name", viewed, "csrf", pb_session_csrf(req)));
+    else
+        json_object_del(site, "viewing_as");
     json_object_set_new(site, "flash", req->flash ? json_incref(req->flash) : json_array());
     return site;
 }

@@ -207,6 +207,12 @@ const char *pb_session_real_user(pb_req *req)
     return data_str(req, "ruid");
 }
 
+const char *pb_session_view_as_name(pb_req *req)
+{
+    return pb_session_real_user(req) ? json_string_value(json_object_get(S(req)->data, "vname"))
+                                     : NULL;
+}
+
 /* Replaces the session with a new id holding data. */
 static int start(pb_req *req, json_t *data)
 {

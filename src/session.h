@@ -54,8 +54,10 @@ int pb_session_revoke_user(struct pb_req *req, const char *uid, int keep_current
  * or -1 without a session or when Redis is unavailable. */
 int pb_session_view_as(struct pb_req *req, const char *uid, int level, const char *name);
 
-/* The real user while viewing as someone, else NULL. */
+/* The real user while viewing as someone, else NULL; and the name of the
+ * user being viewed as. */
 const char *pb_session_real_user(struct pb_req *req);
+const char *pb_session_view_as_name(struct pb_req *req);
 
 /* Returns the CSRF token to put in forms, starting an anonymous session
  * when there is none; NULL when Redis is unavailable. */

@@ -71,8 +71,8 @@ static json_t *collect_nav(const pb_modset *ms)
     size_t n = 0;
     for (size_t i = 0; i < ms->n; i++)
         for (const pb_nav *nv = ms->v[i].desc->nav; nv && nv->label && n < 256; nv++)
-            items[n++] = json_pack("{s:s, s:s, s:i}", "label", nv->label, "href", nv->href, "order",
-                                   nv->order);
+            items[n++] = json_pack("{s:s, s:s, s:i, s:s?}", "label", nv->label, "href", nv->href,
+                                   "order", nv->order, "permission", nv->permission);
     if (n > 1)
         qsort(items, n, sizeof *items, by_order);
     json_t *nav = json_array();
@@ -182,31 +182,66 @@ static int build_permissions(pb_req *req, const char *key, const char *uid, cons
     return rc;
 }
 
-/* RBAC: may the signed-in user use a route needing perm? The set is cached
- * in Redis (pb:perm:<user>:<team>) and dropped whenever roles change; a
- * missing set is built from the database. Deny is the default. Returns 1,
- * 0, or -1 when Redis or the database is unavailable. */
-static int permission_allows(pb_req *req, const char *uid, const char *tid, const char *perm)
+/* RBAC: which of perms (at most 64) does the user hold in the team? The
+ * set is cached in Redis (pb:perm:<user>:<team>) and dropped whenever roles
+ * change; a missing set is built from the database. Deny is the default.
+ * Sets held[i] to 1 or 0; returns 0, or -1 when Redis or the database is
+ * unavailable. */
+static int permissions_held(pb_req *req, const char *uid, const char *tid, const char *const *perms,
+                            int n, int *held)
 {
     char key[160], err[256];
+    const char *argv[3 + 64];
     snprintf(key, sizeof key, "pb:perm:%s:%s", uid, tid ? tid : "");
+    argv[0] = "SMISMEMBER", argv[1] = key, argv[2] = "-";
+    n = n < 64 ? n : 64;
+    for (int i = 0; i < n; i++)
+        argv[3 + i] = perms[i];
     for (int attempt = 0; attempt < 2; attempt++) {
-        const char *argv[] = {"SMISMEMBER", key, perm, "-"};
-        redisReply *r = pb_kv_command(&req->w->kv, 4, argv, NULL, err, sizeof err);
-        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        redisReply *r = pb_kv_command(&req->w->kv, n + 3, argv, NULL, err, sizeof err);
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)n + 1) {
             pb_log(PB_LOG_ERROR, "permission check: %s", r ? "unexpected reply" : err);
             if (r)
                 freeReplyObject(r);
             return -1;
         }
-        int member = r->element[0]->integer == 1, built = r->element[1]->integer == 1;
+        int built = r->element[0]->integer == 1;
+        for (int i = 0; i < n; i++)
+            held[i] = r->element[i + 1]->integer == 1;
         freeReplyObject(r);
-        if (member || built)
-            return member;
+        if (built)
+            return 0;
         if (attempt == 0 && build_permissions(req, key, uid, tid) < 0)
             return -1;
     }
     return 0;
+}
+
+static int permission_allows(pb_req *req, const char *uid, const char *tid, const char *perm)
+{
+    int held = 0;
+    return permissions_held(req, uid, tid, &perm, 1, &held) < 0 ? -1 : held;
+}
+
+/* Which navigation entries the user may follow, for the page about to be
+ * shown: looked up before the transaction ends, in one Redis round trip. */
+static void resolve_nav(pb_req *req, const char *uid)
+{
+    json_t *nav = json_object_get(req->w->site, "nav"), *item;
+    const char *perms[64];
+    int held[64], n = 0;
+    size_t i;
+    json_array_foreach(nav, i, item)
+    {
+        const char *p = json_string_value(json_object_get(item, "permission"));
+        if (p && n < 64)
+            perms[n++] = p;
+    }
+    req->nav_mask = 0;
+    if (uid == NULL || n == 0 || permissions_held(req, uid, pb_ident_team(req), perms, n, held) < 0)
+        return;
+    for (int k = 0; k < n; k++)
+        req->nav_mask |= (uint64_t)held[k] << k;
 }
 
 #define SESSIONS_DOWN "Signing in is unavailable for a moment. Try again shortly."
@@ -323,6 +358,8 @@ static int run_handler(pb_req *req)
         status = refuse(req, 503, msg);
     }
     status = status == 0 ? 200 : status;
+    if (uid && !req->want_json && !(req->route->flags & PB_JSON_ONLY))
+        resolve_nav(req, uid);
     /* Commit before anything is rendered: a page never claims a change
      * that did not persist. Errors and refusals roll back. */
     char err[512];

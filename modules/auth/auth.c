@@ -1,5 +1,7 @@
 /*
- * auth.c - signing up, signing in and signing out.
+ * auth.c - signing up, signing in and signing out; the module's route
+ * table (the account pages and password reset live in account.c, API
+ * tokens in apitoken.c).
  *
  * Passwords are hashed with argon2id (libsodium crypto_pwhash_str). The
  * first person to sign up becomes the administrator of a new team; after
@@ -21,17 +23,22 @@ const pb_host *host;
  * address as slow as a wrong password: timing does not reveal accounts. */
 static char dummy_hash[crypto_pwhash_STRBYTES];
 
-#define PASSWORD_MIN      10
-#define PASSWORD_MAX      200
 #define WRONG_CREDENTIALS "The e-mail address or the password is not right."
 
-/* The form's CSRF token, for the template. Returns PB_OK or PB_ERROR. */
-static int with_csrf(pb_req *req)
+int auth_with_csrf(pb_req *req)
 {
     const char *token = host->csrf_token(req);
     if (token == NULL)
         return PB_ERROR;
     json_object_set_new(host->model(req), "csrf", json_string(token));
+    return PB_OK;
+}
+
+int auth_hash_password(const char *password, char hash[crypto_pwhash_STRBYTES])
+{
+    if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return PB_ERROR;
     return PB_OK;
 }
 
@@ -88,7 +95,7 @@ static int signup_open(pb_req *req, int *open)
 static int signup_form(pb_req *req)
 {
     int open;
-    if (signup_open(req, &open) != PB_OK || with_csrf(req) != PB_OK)
+    if (signup_open(req, &open) != PB_OK || auth_with_csrf(req) != PB_OK)
         return PB_ERROR;
     json_object_set_new(host->model(req), "open", json_boolean(open));
     return 200;
@@ -106,7 +113,7 @@ static int signup(pb_req *req)
     host->input_str(req, "password", PB_REQUIRED, PASSWORD_MIN, PASSWORD_MAX, &password);
     json_object_set_new(
         m, "values", json_pack("{s:s?, s:s?, s:s?}", "email", email, "name", name, "team", team));
-    if (signup_open(req, &open) != PB_OK || with_csrf(req) != PB_OK)
+    if (signup_open(req, &open) != PB_OK || auth_with_csrf(req) != PB_OK)
         return PB_ERROR;
     json_object_set_new(m, "open", json_boolean(open));
     if (host->input_errors(req)) /* the form first: its errors help either way */
@@ -117,8 +124,7 @@ static int signup(pb_req *req)
         return 403;
     }
     char hash[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+    if (auth_hash_password(password, hash) != PB_OK)
         return PB_ERROR;
     const char *params[] = {email, name, hash, team};
     json_t *rows = NULL;
@@ -127,7 +133,9 @@ static int signup(pb_req *req)
                        params, &rows) < 0)
         return PB_ERROR;
     const char *uid = json_string_value(json_object_get(json_array_get(rows, 0), "user_id"));
-    int rc = uid ? sign_in(req, uid, name) : PB_ERROR;
+    int rc = uid && host->audit(req, "auth.signup", "user", uid, NULL, NULL, 0) == PB_OK
+                 ? sign_in(req, uid, name)
+                 : PB_ERROR;
     json_decref(rows);
     if (rc != PB_OK)
         return PB_ERROR;
@@ -175,12 +183,21 @@ int auth_check_password(pb_req *req, const char *email, const char *password, js
     return PB_INVALID;
 }
 
+/* Signs a user in after their password was checked, and records it. The
+ * request's context is still anonymous, so the user is the resource. */
+static int signed_in(pb_req *req, const char *user_id, const char *name)
+{
+    if (sign_in(req, user_id, name) != PB_OK)
+        return PB_ERROR;
+    return host->audit(req, "auth.login", "user", user_id, NULL, NULL, 0);
+}
+
 /* GET /login */
 static int login_form(pb_req *req)
 {
     if (host->user_id(req))
         return host->redirect(req, 303, next_path(req));
-    if (with_csrf(req) != PB_OK)
+    if (auth_with_csrf(req) != PB_OK)
         return PB_ERROR;
     json_object_set_new(host->model(req), "next", json_string(next_path(req)));
     return 200;
@@ -195,7 +212,7 @@ static int login(pb_req *req)
     host->input_str(req, "password", PB_REQUIRED, 1, PASSWORD_MAX, &password);
     json_object_set_new(m, "values", json_pack("{s:s?}", "email", email));
     json_object_set_new(m, "next", json_string(next_path(req)));
-    if (with_csrf(req) != PB_OK)
+    if (auth_with_csrf(req) != PB_OK)
         return PB_ERROR;
     if (host->input_errors(req))
         return 400;
@@ -204,19 +221,24 @@ static int login(pb_req *req)
     if (rc == 429)
         return 429;
     if (rc == PB_OK) {
-        rc = sign_in(req, json_string_value(json_object_get(user, "id")),
-                     json_string_value(json_object_get(user, "display_name")));
+        rc = signed_in(req, json_string_value(json_object_get(user, "id")),
+                       json_string_value(json_object_get(user, "display_name")));
         json_decref(user);
         return rc == PB_OK ? host->redirect(req, 303, next_path(req)) : PB_ERROR;
     }
-    if (rc == PB_INVALID) /* one message for both cases: which one was wrong stays unsaid */
-        return host->input_fail(req, "password", WRONG_CREDENTIALS) == PB_INVALID ? 400 : PB_ERROR;
-    return PB_ERROR;
+    if (rc != PB_INVALID ||
+        host->audit(req, "auth.login_failed", "email", email, NULL, NULL, PB_AUDIT_KEEP) != PB_OK)
+        return PB_ERROR;
+    /* One message for both cases: which one was wrong stays unsaid. */
+    return host->input_fail(req, "password", WRONG_CREDENTIALS) == PB_INVALID ? 400 : PB_ERROR;
 }
 
 /* POST /logout */
 static int logout(pb_req *req)
 {
+    const char *uid = host->user_id(req);
+    if (uid && host->audit(req, "auth.logout", "user", uid, NULL, NULL, 0) != PB_OK)
+        return PB_ERROR;
     if (host->logout(req) != PB_OK)
         return PB_ERROR;
     host->flash(req, "info", "You are signed out.");
@@ -229,8 +251,7 @@ static int init(const pb_host *h, char *err, size_t errlen)
         snprintf(err, errlen, "libsodium failed to initialise");
         return -1;
     }
-    if (crypto_pwhash_str(dummy_hash, "not a password", 14, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+    if (auth_hash_password("not a password", dummy_hash) != PB_OK) {
         snprintf(err, errlen, "argon2id is out of memory");
         return -1;
     }
@@ -243,9 +264,24 @@ static const pb_route routes[] = {
     {PB_POST, "/signup", signup, NULL, PB_PUBLIC, "auth/signup"},
     {PB_GET, "/login", login_form, NULL, PB_PUBLIC, "auth/login"},
     {PB_POST, "/login", login, NULL, PB_PUBLIC, "auth/login"},
+    /* Signing out needs no permission: anyone may end their own session. */
     {PB_POST, "/logout", logout, NULL, PB_PUBLIC, "auth/login"},
+    {PB_GET, "/account", account_form, "account:self", 0, "auth/account"},
+    {PB_POST, "/account", account_update, "account:self", 0, "auth/account"},
+    {PB_GET, "/account/password", password_form, "account:self", 0, "auth/password"},
+    {PB_POST, "/account/password", password_update, "account:self", 0, "auth/password"},
+    /* Password reset is for people who cannot sign in: anonymous by nature. */
+    {PB_GET, "/password/forgot", forgot_form, NULL, PB_PUBLIC, "auth/forgot"},
+    {PB_POST, "/password/forgot", forgot, NULL, PB_PUBLIC, "auth/forgot"},
+    {PB_GET, "/password/reset/:token", reset_form, NULL, PB_PUBLIC, "auth/reset"},
+    {PB_POST, "/password/reset/:token", reset, NULL, PB_PUBLIC, "auth/reset"},
     /* API clients have no session to be signed in with: public. */
     {PB_POST, "/auth/token", auth_token, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {0},
+};
+
+static const pb_permission permissions[] = {
+    {"account:self", "Manage one's own profile"},
     {0},
 };
 
@@ -254,5 +290,6 @@ PB_MODULE = {
     .name = "auth",
     .version = "0.1.0",
     .routes = routes,
+    .permissions = permissions,
     .init = init,
 };

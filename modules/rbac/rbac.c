@@ -81,7 +81,10 @@ int rbac_done(pb_req *req, int status, const char *location, const char *text)
 int rbac_changed(pb_req *req, const char *action, const char *type, const char *id, json_t *before,
                  json_t *after, const char *user_id)
 {
-    if (host->audit(req, action, type, id, before, after, 0) != PB_OK)
+    int rc = host->audit(req, action, type, id, before, after, 0);
+    json_decref(before);
+    json_decref(after);
+    if (rc != PB_OK)
         return PB_ERROR;
     host->permissions_changed(req, user_id);
     return PB_OK;
@@ -171,6 +174,20 @@ static int member_get(pb_req *req, const char *user_id, json_t **member)
 {
     const char *params[] = {user_id};
     return rbac_row(req, MEMBERS_SQL, 1, params, member);
+}
+
+/* What the audit trail keeps of a member: their roles (a new object). */
+static json_t *member_state(json_t *member)
+{
+    json_t *roles = json_array(), *r;
+    size_t i;
+    json_array_foreach(json_object_get(member, "roles"), i, r)
+    {
+        json_array_append_new(roles, json_pack("{s:O, s:O, s:O}", "id", json_object_get(r, "id"),
+                                               "name", json_object_get(r, "name"), "level",
+                                               json_object_get(r, "level")));
+    }
+    return json_pack("{s:o}", "roles", roles);
 }
 
 /* The member's effective permissions in the team, as the host computes
@@ -335,7 +352,7 @@ static int assign(pb_req *req)
         json_object_set_new(host->model(req), "changed", json_boolean(n > 0));
         if (rc == 0 && n > 0)
             rc = rbac_changed(req, on ? "rbac.role.assign" : "rbac.role.unassign", "user", uid,
-                              before, after, uid);
+                              member_state(before), member_state(after), uid);
     }
     json_decref(before);
     json_decref(role);

@@ -39,7 +39,8 @@ bool rbac_wants_json(pb_req *req);
 int rbac_done(pb_req *req, int status, const char *location, const char *text);
 
 /* Writes the audit row of a change and drops the cached permission sets
- * of user_id (everyone's when NULL) after commit. PB_OK or PB_ERROR. */
+ * of user_id (everyone's when NULL) after commit. before and after are
+ * new references (or NULL), released here. PB_OK or PB_ERROR. */
 int rbac_changed(pb_req *req, const char *action, const char *type, const char *id, json_t *before,
                  json_t *after, const char *user_id);
 

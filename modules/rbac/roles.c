@@ -53,6 +53,17 @@ static int role_get(pb_req *req, const char *id, json_t **role)
         1, params, role);
 }
 
+/* What the audit trail keeps of a role (a new object, or NULL). */
+static json_t *role_state(json_t *role)
+{
+    if (role == NULL)
+        return NULL;
+    return json_pack("{s:O, s:O, s:O, s:O}", "name", json_object_get(role, "name"), "level",
+                     json_object_get(role, "level"), "description",
+                     json_object_get(role, "description"), "permissions",
+                     json_object_get(role, "permissions"));
+}
+
 /* The role page's model for the role in route param "id". PB_OK, PB_ERROR,
  * or PB_ABSENT when there is no such role. */
 static int role_page(pb_req *req, const char *id)
@@ -354,7 +365,8 @@ int rbac_role_create(pb_req *req)
     json_t *none = json_array(), *after = NULL;
     rc = id && permissions_write(req, id, none, in.perms ? in.perms : none) == PB_OK &&
                  role_get(req, id, &after) > 0 &&
-                 rbac_changed(req, "rbac.role.create", "role", id, NULL, after, NULL) == PB_OK
+                 rbac_changed(req, "rbac.role.create", "role", id, NULL, role_state(after), NULL) ==
+                     PB_OK
              ? PB_OK
              : PB_ERROR;
     char location[80];
@@ -426,7 +438,8 @@ int rbac_role_update(pb_req *req)
                   permissions_write(req, id, json_object_get(before, "permissions"), in.perms) ==
                       PB_OK) &&
                  role_get(req, id, &after) > 0 &&
-                 rbac_changed(req, "rbac.role.update", "role", id, before, after, NULL) == PB_OK
+                 rbac_changed(req, "rbac.role.update", "role", id, role_state(before),
+                              role_state(after), NULL) == PB_OK
              ? PB_OK
              : PB_ERROR;
     char location[80];
@@ -456,7 +469,8 @@ int rbac_role_delete(pb_req *req)
     }
     const char *params[] = {id};
     rc = host->db_query(req, "DELETE FROM core.roles WHERE id = $1", 1, params, NULL) == 1 &&
-                 rbac_changed(req, "rbac.role.delete", "role", id, role, NULL, NULL) == PB_OK
+                 rbac_changed(req, "rbac.role.delete", "role", id, role_state(role), NULL, NULL) ==
+                     PB_OK
              ? PB_OK
              : PB_ERROR;
     if (rc != PB_OK) {
@@ -539,8 +553,8 @@ int rbac_permission_create(pb_req *req)
         return rbac_again(req, status, permissions_model);
     json_t *perm =
         json_pack("{s:s, s:s, s:s}", "name", name, "description", description, "module", "custom");
-    if (rbac_changed(req, "rbac.permission.create", "permission", name, NULL, perm, NULL) !=
-        PB_OK) {
+    if (rbac_changed(req, "rbac.permission.create", "permission", name, NULL, json_incref(perm),
+                     NULL) != PB_OK) {
         json_decref(perm);
         return PB_ERROR;
     }
