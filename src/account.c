@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "params.h"
 #include "request.h"
 #include "token.h"
 
@@ -147,7 +148,31 @@ static void run_kept(pb_req *req, bool committed)
 
 /* --- The audit trail ------------------------------------------------------------ */
 
-static const char audit_sql[] = "SELECT core.audit_write($1, $2, $3, $4::jsonb, $5, $6)";
+/* Copies s (NULL: "") into out, cut to fit at a character boundary, with
+ * bytes that are not UTF-8 replaced by '?': a client's header must not make
+ * the database refuse the row. */
+static void utf8_excerpt(const char *s, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; s && s[i] && o + 4 < size;) {
+        size_t n = 1;
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0xc0)
+            n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (c < 0x80 || (strnlen(s + i, n) == n && pb_utf8_count(s + i, n) == 1)) {
+            memcpy(out + o, s + i, n);
+            o += n;
+            i += n;
+        } else {
+            out[o++] = '?';
+            i++;
+        }
+    }
+    out[o] = '\0';
+}
+
+static const char audit_sql[] =
+    "SELECT core.audit_write($1, $2, $3, $4::jsonb, $5, $6, $7::uuid, $8::uuid)";
 
 int pb_audit(pb_req *req, const char *action, const char *resource_type, const char *resource_id,
              json_t *before, json_t *after, unsigned flags)
@@ -162,17 +187,22 @@ int pb_audit(pb_req *req, const char *action, const char *resource_type, const c
     if (text == NULL)
         return -1;
     const char *ip = FCGX_GetParam("REMOTE_ADDR", req->fcgi->envp);
-    const char *params[] = {
-        action, resource_type, resource_id, text, ip, pb_request_header(req, "User-Agent")};
+    /* Who is signed in now: after a sign-in in this request, the new user
+     * (the database context, set when the request began, wins otherwise). */
+    const char *uid = pb_ident_user(req), *tid = uid ? pb_ident_team(req) : NULL;
+    tid = tid && tid[0] ? tid : NULL;
+    char agent[513];
+    utf8_excerpt(pb_request_header(req, "User-Agent"), agent, sizeof agent);
+    const char *params[] = {action, resource_type, resource_id, text, ip, agent, tid, uid};
     bool now = !req->w->db.read_only;
     int rc = 0;
     if (flags & PB_AUDIT_KEEP)
-        rc = keep(req, now, audit_sql, 6, params);
+        rc = keep(req, now, audit_sql, 8, params);
     else if (!now) {
         pb_log(PB_LOG_ERROR, "audit %s: a safe method (GET) cannot record a change", action);
         rc = -1;
     }
-    if (rc == 0 && now && q(req, audit_sql, 6, params, NULL) < 0)
+    if (rc == 0 && now && q(req, audit_sql, 8, params, NULL) < 0)
         rc = -1;
     free(text);
     return rc;

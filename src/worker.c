@@ -334,10 +334,18 @@ static int run_handler(pb_req *req)
      * page). A safe method gets a READ ONLY transaction: a GET cannot change
      * data (RFC 9110 §9.2.1). */
     const char *uid = req->bearer || req->sess.exists ? pb_ident_user(req) : NULL;
-    const char *real = uid ? pb_ident_real_user(req) : NULL;
+    /* Copies: a handler that signs someone in replaces the session data
+     * these point into, and the context must outlive the handler (kept
+     * statements run after it). */
+    const char *real = uid ? pb_ident_real_user(req) : NULL,
+               *team = uid ? pb_ident_team(req) : NULL;
+    char acting[40], acting_team[40], acting_real[40];
+    snprintf(acting, sizeof acting, "%s", uid ? uid : "");
+    snprintf(acting_team, sizeof acting_team, "%s", team ? team : "");
+    snprintf(acting_real, sizeof acting_real, "%s", real ? real : "");
     snprintf(req->level, sizeof req->level, "%d", uid ? pb_ident_level(req) : 0);
-    pb_db_request_begin(&req->w->db, uid ? uid : "", uid ? pb_ident_team(req) : "", req->level,
-                        real ? real : "", req->match.method == PB_GET);
+    pb_db_request_begin(&req->w->db, acting, acting_team, req->level, acting_real,
+                        req->match.method == PB_GET);
     status = guard(req);
     if (status) {
         char err[256];
@@ -358,8 +366,13 @@ static int run_handler(pb_req *req)
         status = refuse(req, 503, msg);
     }
     status = status == 0 ? 200 : status;
-    if (uid && !req->want_json && !(req->route->flags & PB_JSON_ONLY))
-        resolve_nav(req, uid);
+    /* The page's navigation, for the identity the transaction carries: a
+     * handler that signed someone in (or out) changed it, and the session
+     * data uid pointed into is gone; that answer is a redirect anyway. */
+    const char *now = req->bearer || req->sess.exists ? pb_ident_user(req) : NULL;
+    if (now && strcmp(now, acting) == 0 && !(status >= 300 && status < 400) && !req->want_json &&
+        !(req->route->flags & PB_JSON_ONLY))
+        resolve_nav(req, now);
     /* Commit before anything is rendered: a page never claims a change
      * that did not persist. Errors and refusals roll back. */
     char err[512];

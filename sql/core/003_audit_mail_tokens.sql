@@ -40,16 +40,20 @@ ALTER TABLE core.audit_archive FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_team ON core.audit_log FOR SELECT USING (team_id = core.tid());
 
 -- Rows are written only through this function, which takes the actor, the
--- real actor and the team from the request's context, so a caller cannot
--- write in someone else's name. It runs as the owner; the application role
--- has no INSERT, UPDATE or DELETE on the table: the trail is append-only.
+-- real actor and the team from the request's context, so a signed-in
+-- caller cannot write in someone else's name. A request that began
+-- anonymous and signed someone in (sign-in, sign-up, accepting an
+-- invitation) names them with p_actor and p_team, which count only when
+-- the context has no user. It runs as the owner; the application role has
+-- no INSERT, UPDATE or DELETE on the table: the trail is append-only.
 CREATE FUNCTION core.audit_write(p_action text, p_type text, p_id text, p_diff jsonb,
-                                 p_ip text, p_agent text, p_team uuid DEFAULT NULL)
+                                 p_ip text, p_agent text, p_team uuid, p_actor uuid)
 RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, core AS $$
     INSERT INTO core.audit_log (team_id, actor_id, real_actor_id, action, resource_type,
                                 resource_id, diff, ip, user_agent)
-    VALUES (coalesce(core.tid(), p_team), core.uid(), core.real_uid(), p_action,
+    VALUES (CASE WHEN core.uid() IS NULL THEN p_team ELSE core.tid() END,
+            coalesce(core.uid(), p_actor), core.real_uid(), p_action,
             coalesce(p_type, ''), coalesce(p_id, ''), coalesce(p_diff, '{}'),
             nullif(p_ip, '')::inet, left(coalesce(p_agent, ''), 512))
     RETURNING id $$;
@@ -190,12 +194,12 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, core AS $$
                 WHERE user_id = p_user AND revoked_at IS NULL RETURNING 1)
     SELECT count(*)::integer FROM r $$;
 
-REVOKE ALL ON FUNCTION core.real_uid(), core.audit_write(text, text, text, jsonb, text, text, uuid),
+REVOKE ALL ON FUNCTION core.real_uid(), core.audit_write(text, text, text, jsonb, text, text, uuid, uuid),
     core.mail_enqueue(text, text, text), core.mail_claim(integer),
     core.mail_done(bigint, text, integer), core.mail_next_due(),
     core.refresh_issue(uuid, uuid, bytea, integer), core.refresh_rotate(bytea, bytea, integer),
     core.refresh_revoke_user(uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION core.real_uid(), core.audit_write(text, text, text, jsonb, text, text, uuid),
+GRANT EXECUTE ON FUNCTION core.real_uid(), core.audit_write(text, text, text, jsonb, text, text, uuid, uuid),
     core.mail_enqueue(text, text, text), core.mail_claim(integer),
     core.mail_done(bigint, text, integer), core.mail_next_due(),
     core.refresh_issue(uuid, uuid, bytea, integer), core.refresh_rotate(bytea, bytea, integer),

@@ -91,6 +91,16 @@ class AuthorisationMatrixTest(unittest.TestCase):
         """)
         cls.who = {"outsider": (outsider, other, 0), "member": (member, team, 10),
                    "admin": (admin, team, 100)}
+        # What each identity's roles hold: some permissions (account:self,
+        # teams:self) reach every role.
+        out = subprocess.run(["psql", "-h", PGHOST, "-U", "plugboard_owner", "-d", "plugboard",
+                              "-X", "-A", "-t", "-c",
+                              "SELECT ur.user_id, rp.permission FROM core.user_roles ur "
+                              "JOIN core.role_permissions rp ON rp.role_id = ur.role_id "
+                              f"WHERE ur.user_id IN ('{admin}', '{member}', '{outsider}')"],
+                             check=True, capture_output=True, text=True, timeout=30)
+        pairs = [line.split("|") for line in out.stdout.splitlines() if line]
+        cls.held = {name: {p for u, p in pairs if u == args[0]} for name, args in cls.who.items()}
         cls.identities = {"anonymous": None}
         cls.bearers = {}
         for name, args in cls.who.items():
@@ -98,14 +108,16 @@ class AuthorisationMatrixTest(unittest.TestCase):
             cls.bearers[name] = token(*args)
 
     def expected(self, route, who, with_token, method, bearer=False):
+        # The guard checks identity and permission first, then CSRF.
         unsafe = method != "GET"
-        if who != "anonymous" and unsafe and not with_token and not bearer:
-            return "csrf"
+        csrf = who != "anonymous" and unsafe and not with_token and not bearer
         if route["permission"] == "public":
-            return "allowed"
+            return "csrf" if csrf else "allowed"
         if who == "anonymous":
             return "401"
-        return "allowed" if who == "admin" else "403"
+        if route["permission"] not in self.held[who]:
+            return "403"
+        return "csrf" if csrf else "allowed"
 
     def test_every_route_for_every_identity(self):
         checked, wrong = 0, []

@@ -107,6 +107,30 @@ static void test_round_trip_keeps_every_claim(void **state)
     free(t);
 }
 
+static void test_role_level_travels_in_lvl(void **state)
+{
+    (void)state;
+    pb_token_claims c = sample_claims(), out;
+    c.level = 50;
+    char *t = issue(&c);
+    assert_int_equal(pb_token_verify(key, sizeof key, t, strlen(t), NOW, 0, &out, NULL, 0), 0);
+    assert_int_equal(out.level, 50);
+    free(t);
+    c.level = 101;
+    assert_null(pb_token_issue(key, sizeof key, &c, NULL, 0));
+}
+
+static void test_lvl_outside_0_to_100_or_not_an_integer_is_refused(void **state)
+{
+    (void)state;
+    assert_int_equal(verify(forge(HS256, payload(CLAIMS ",\"lvl\":101"), key)),
+                     PB_TOKEN_ERR_CLAIMS);
+    assert_int_equal(verify(forge(HS256, payload(CLAIMS ",\"lvl\":-1"), key)), PB_TOKEN_ERR_CLAIMS);
+    assert_int_equal(verify(forge(HS256, payload(CLAIMS ",\"lvl\":\"100\""), key)),
+                     PB_TOKEN_ERR_CLAIMS);
+    assert_int_equal(verify(forge(HS256, payload(CLAIMS ",\"lvl\":100"), key)), PB_TOKEN_OK);
+}
+
 static void test_optional_claims_stay_empty(void **state)
 {
     (void)state;
@@ -541,6 +565,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_keeps_every_claim),
         cmocka_unit_test(test_optional_claims_stay_empty),
+        cmocka_unit_test(test_role_level_travels_in_lvl),
+        cmocka_unit_test(test_lvl_outside_0_to_100_or_not_an_integer_is_refused),
         cmocka_unit_test(test_issue_makes_a_fresh_jti_when_empty),
         cmocka_unit_test(test_issue_refuses_a_non_uuid_sub),
         cmocka_unit_test(test_issue_refuses_a_short_key),
