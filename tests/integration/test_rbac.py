@@ -16,14 +16,6 @@ PGHOST = os.path.join(pb.VAR, "run", "pg")
 PASSWORD = "roles and permissions"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 LAST_ADMIN = "a team keeps at least one administrator"
-# The auth module grants this to every role as it is made
-# (sql/auth/001_account.sql): not something a test's role was given.
-IMPLICIT = {"account:self"}
-
-
-def own(perms):
-    """perms without those every role holds."""
-    return [p for p in perms if p not in IMPLICIT]
 
 
 def psql(role, sql):
@@ -116,6 +108,10 @@ def team_with_people():
           ('{ids["manager_role"]}', 'rbac:manage'), ('{ids["manager_role"]}', 'test:read');
         INSERT INTO core.user_roles VALUES ('{team}', '{ids["manager"]}', '{ids["manager_role"]}');
     """)
+    # Some modules grant every role a permission as it is made (auth's
+    # account:self): what the senior role, given nothing, holds.
+    ids["implicit"] = {p for (p,) in owner(f"SELECT permission FROM core.role_permissions "
+                                           f"WHERE role_id = '{ids['senior_role']}'")}
     for name in ("admin", "member"):
         ids[f"{name}_role"] = owner(f"SELECT id FROM core.roles WHERE team_id = '{team}' "
                                     f"AND name = '{name}'")[0][0]
@@ -138,6 +134,10 @@ class RbacTest(unittest.TestCase):
         cls.admin = Client(cls.ids["admin"], cls.ids["team"], 100)
         cls.member = Client(cls.ids["member"], cls.ids["team"], 10)
         cls.manager = Client(cls.ids["manager"], cls.ids["team"], 50)
+
+    def own(self, perms):
+        """perms without those every role holds."""
+        return [p for p in perms if p not in self.ids["implicit"]]
 
     def create(self, client=None, **fields):
         fields.setdefault("name", f"role {tag()}")
@@ -201,7 +201,8 @@ class OverviewTest(RbacTest):
         status, doc = self.admin.api("GET", f"/rbac/user-roles/{self.ids['manager']}")
         self.assertEqual(status, 200, doc)
         self.assertEqual([r["name"] for r in doc["user"]["roles"]], ["manager", "member"])
-        self.assertEqual(own(doc["user"]["permissions"]), ["rbac:manage", "rbac:read", "test:read"])
+        self.assertEqual(self.own(doc["user"]["permissions"]),
+                         ["rbac:manage", "rbac:read", "test:read"])
         self.assertEqual(doc["user"]["level"], 50)
         self.assertEqual(self.admin.page(f"/rbac/user-roles/{self.ids['manager']}")[0], 200)
         self.assertEqual(self.admin.api("GET", f"/rbac/user-roles/{uuid.uuid4()}")[0], 404)
@@ -223,7 +224,7 @@ class RoleApiTest(RbacTest):
 
         status, doc = self.admin.api("GET", f"/rbac/roles/{rid}")
         self.assertEqual(status, 200)
-        self.assertEqual(own(doc["role"]["permissions"]), ["rbac:read"])
+        self.assertEqual(self.own(doc["role"]["permissions"]), ["rbac:read"])
         boxes = {p["name"]: p for g in doc["modules"] for p in g["permissions"]}
         self.assertTrue(boxes["rbac:read"]["granted"])
         self.assertFalse(boxes["test:read"]["granted"])
