@@ -202,6 +202,14 @@ int pb_session_view_as(pb_req *req, const char *uid, int level, const char *name
     return 0;
 }
 
+void pb_session_set_level(pb_req *req, int level)
+{
+    if (S(req)->exists) {
+        json_object_set_new(S(req)->data, "lvl", json_integer(level));
+        S(req)->dirty = 1;
+    }
+}
+
 const char *pb_session_real_user(pb_req *req)
 {
     return data_str(req, "ruid");

@@ -54,6 +54,9 @@ int pb_session_revoke_user(struct pb_req *req, const char *uid, int keep_current
  * or -1 without a session or when Redis is unavailable. */
 int pb_session_view_as(struct pb_req *req, const char *uid, int level, const char *name);
 
+/* Records the user's current role level (roles changed since sign-in). */
+void pb_session_set_level(struct pb_req *req, int level);
+
 /* The real user while viewing as someone, else NULL; and the name of the
  * user being viewed as. */
 const char *pb_session_real_user(struct pb_req *req);

@@ -144,9 +144,10 @@ static int refuse(pb_req *req, int status, const char *message)
 static int build_permissions(pb_req *req, const char *key, const char *uid, const char *tid)
 {
     static const char sql[] =
-        "SELECT DISTINCT rp.permission FROM core.user_roles ur "
-        "JOIN core.role_permissions rp ON rp.role_id = ur.role_id "
+        "SELECT rp.permission, max(ro.level) OVER () AS level FROM core.user_roles ur "
+        "JOIN core.roles ro ON ro.id = ur.role_id "
         "JOIN core.memberships m ON m.team_id = ur.team_id AND m.user_id = ur.user_id "
+        "LEFT JOIN core.role_permissions rp ON rp.role_id = ur.role_id "
         "WHERE ur.user_id = $1 AND ur.team_id = $2 AND m.status = 'active'";
     const char *params[] = {uid, tid};
     json_t *rows = NULL;
@@ -159,16 +160,26 @@ static int build_permissions(pb_req *req, const char *key, const char *uid, cons
             req->down = "database";
         return -1;
     }
-    size_t n = json_array_size(rows);
+    /* The role level travels in the session: when roles changed since
+     * sign-in, the session takes the new level (from the next request on). */
+    int level = (int)json_integer_value(json_object_get(json_array_get(rows, 0), "level"));
+    if (!req->bearer && req->sess.exists && pb_session_user(req) &&
+        strcmp(pb_session_user(req), uid) == 0 && pb_session_level(req) != level)
+        pb_session_set_level(req, level);
+    size_t n = json_array_size(rows), k = 3;
     const char **argv = calloc(n + 3, sizeof *argv);
     int rc = -1;
     if (argv) {
         argv[0] = "SADD";
         argv[1] = key;
         argv[2] = "-";
-        for (size_t i = 0; i < n; i++)
-            argv[3 + i] = json_string_value(json_object_get(json_array_get(rows, i), "permission"));
-        redisReply *r = pb_kv_command(&req->w->kv, (int)n + 3, argv, NULL, err, sizeof err);
+        for (size_t i = 0; i < n; i++) {
+            const char *p =
+                json_string_value(json_object_get(json_array_get(rows, i), "permission"));
+            if (p) /* a role without permissions gives a row without one */
+                argv[k++] = p;
+        }
+        redisReply *r = pb_kv_command(&req->w->kv, (int)k, argv, NULL, err, sizeof err);
         const char *ex[] = {"EXPIRE", key, "3600"};
         redisReply *x = r ? pb_kv_command(&req->w->kv, 3, ex, NULL, err, sizeof err) : NULL;
         rc = r && x ? 0 : -1;

@@ -184,3 +184,20 @@ class GuardTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RoleLevelTest(unittest.TestCase):
+    def test_a_session_takes_the_level_its_roles_give_when_its_permissions_are_rebuilt(self):
+        user = pb.make_user(pb.unique_email("level"), "level password 1")
+        # Signed in at a level its roles no longer give (as if demoted or
+        # promoted since): the permission set is built on the first
+        # protected request, and the session takes the level from there on.
+        status, headers, _ = pb.request(
+            "POST", "/api/v1/test/session/login",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            body=f"user={user['user_id']}&team={user['team_id']}&level=10".encode())
+        self.assertEqual(status, 200)
+        cookie = {"Cookie": headers["set-cookie"].split(";")[0]}
+        self.assertEqual(pb.get_json("/test/session/whoami", headers=cookie)["level"], 10)
+        self.assertEqual(pb.request("GET", "/api/v1/test/private", headers=cookie)[0], 200)
+        self.assertEqual(pb.get_json("/test/session/whoami", headers=cookie)["level"], 100)
