@@ -169,7 +169,7 @@ class TwoFactorTest(unittest.TestCase):
         status, _, body = post("/api/v1/account/2fa/setup", cookie, {"_csrf": csrf_of(cookie)})
         setup = json.loads(body)["setup"]
         self.assertEqual(status, 200)
-        self.assertEqual(setup["uri"], f"otpauth://totp/Plugboard%3A{urllib.parse.quote(email)}"
+        self.assertEqual(setup["uri"], f"otpauth://totp/Plugboard:{urllib.parse.quote(email)}"
                          f"?secret={setup['secret']}&issuer=Plugboard&algorithm=SHA1&digits=6"
                          f"&period=30")
         # A wrong code keeps it off, and says so next to the field.
