@@ -76,6 +76,10 @@ static int sign_in(pb_req *req, const char *user_id, const char *name)
     int rc = host->login(req, user_id, team, level);
     if (rc != PB_OK || host->session_set(req, "name", name) != PB_OK)
         return PB_ERROR;
+    if (team[0] == '\0') /* deactivated everywhere, or a join request not yet approved */
+        host->flash(req, "info",
+                    "You are signed in, but no team has admitted you yet. If you asked to join, "
+                    "an administrator still has to approve it.");
     return PB_OK;
 }
 
