@@ -6,11 +6,35 @@
  * a short-lived access token (a JWT to send as "Authorization: Bearer")
  * and a refresh token; grant_type=refresh_token with refresh_token rotates
  * the refresh token and gives a new pair. Fields come as JSON or as a form.
+ * A user with two-factor sign-in on adds "otp" to the password grant.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "auth.h"
+
+/* A user with two-factor sign-in on also sends "otp": a current code from
+ * their app, or a recovery code. Without it, or with a wrong one, the
+ * answer is 401 with "mfa_required": true. Returns PB_OK or the status. */
+static int second_factor(pb_req *req, const char *user_id, const char *email)
+{
+    json_t *m = host->model(req);
+    const char *otp = NULL;
+    int rc = host->input_str(req, "otp", 0, 1, 32, &otp);
+    if (rc == PB_INVALID)
+        return 400;
+    rc = otp ? auth_second_factor(req, user_id, email, otp, "otp") : PB_INVALID;
+    if (rc != PB_INVALID)
+        return rc;
+    json_object_set_new(m, "mfa_required", json_true());
+    json_object_set_new(m, "message",
+                        json_string(otp ? "The two-factor code is not right, or it was already "
+                                          "used."
+                                        : "This account uses two-factor sign-in: send a current "
+                                          "code from the authenticator app, or a recovery code, "
+                                          "as \"otp\"."));
+    return 401;
+}
 
 static int password_grant(pb_req *req, json_t **out)
 {
@@ -34,7 +58,10 @@ static int password_grant(pb_req *req, json_t **out)
     const char *uid = json_string_value(json_object_get(user, "id"));
     char team[40];
     int level = 0;
-    rc = auth_login_context(req, uid, team, sizeof team, &level);
+    if (json_is_true(json_object_get(user, "totp_enabled")))
+        rc = second_factor(req, uid, email);
+    if (rc == PB_OK)
+        rc = auth_login_context(req, uid, team, sizeof team, &level);
     if (rc == PB_OK && team[0] == '\0') {
         json_object_set_new(host->model(req), "message",
                             json_string("This account is not an active member of any team."));

@@ -1,7 +1,7 @@
 /*
  * auth.c - signing up, signing in and signing out; the module's route
  * table (the account pages and password reset live in account.c, API
- * tokens in apitoken.c).
+ * tokens in apitoken.c, two-factor sign-in in twofactor.c).
  *
  * Passwords are hashed with argon2id (libsodium crypto_pwhash_str). The
  * first person to sign up becomes the administrator of a new team; after
@@ -149,22 +149,31 @@ static int signup(pb_req *req)
 
 /* --- Sign-in and sign-out ------------------------------------------------ */
 
-int auth_check_password(pb_req *req, const char *email, const char *password, json_t **user)
+int auth_throttle(pb_req *req, const char *email, bool by_address)
 {
-    /* Brute force: failures are counted per account and per address; past
-     * the limit, even the right password waits for the window to end. */
     long wait = 0;
-    int by_account = host->rate_check(req, "login", email, &wait);
-    int by_address = by_account == PB_OK ? host->rate_check(req, "login", NULL, &wait) : PB_OK;
-    if (by_account == PB_ERROR || by_address == PB_ERROR)
+    int rc = host->rate_check(req, "login", email, &wait);
+    if (rc == PB_OK && by_address)
+        rc = host->rate_check(req, "login", NULL, &wait);
+    if (rc == PB_ERROR)
         return PB_ERROR;
-    if (by_account == PB_INVALID || by_address == PB_INVALID) {
+    if (rc == PB_INVALID) {
         char msg[160];
         snprintf(msg, sizeof msg, "Too many failed sign-ins. Try again in %ld minute%s.",
                  (wait + 59) / 60, (wait + 59) / 60 == 1 ? "" : "s");
         json_object_set_new(host->model(req), "message", json_string(msg));
         return 429;
     }
+    return PB_OK;
+}
+
+int auth_check_password(pb_req *req, const char *email, const char *password, json_t **user)
+{
+    /* Brute force: failures are counted per account and per address; past
+     * the limit, even the right password waits for the window to end. */
+    int limited = auth_throttle(req, email, true);
+    if (limited != PB_OK)
+        return limited;
     json_t *rows = NULL;
     const char *params[] = {email};
     if (host->db_query(req,
@@ -187,9 +196,8 @@ int auth_check_password(pb_req *req, const char *email, const char *password, js
     return PB_INVALID;
 }
 
-/* Signs a user in after their password was checked, and records it. The
- * request's context is still anonymous, so the user is the resource. */
-static int signed_in(pb_req *req, const char *user_id, const char *name)
+/* The request's context is still anonymous, so the user is the resource. */
+int auth_signed_in(pb_req *req, const char *user_id, const char *name)
 {
     if (sign_in(req, user_id, name) != PB_OK)
         return PB_ERROR;
@@ -224,9 +232,14 @@ static int login(pb_req *req)
     int rc = auth_check_password(req, email, password, &user);
     if (rc == 429)
         return 429;
+    if (rc == PB_OK && json_is_true(json_object_get(user, "totp_enabled"))) {
+        rc = auth_second_step(req, user, email, next_path(req)); /* not signed in yet */
+        json_decref(user);
+        return rc;
+    }
     if (rc == PB_OK) {
-        rc = signed_in(req, json_string_value(json_object_get(user, "id")),
-                       json_string_value(json_object_get(user, "display_name")));
+        rc = auth_signed_in(req, json_string_value(json_object_get(user, "id")),
+                            json_string_value(json_object_get(user, "display_name")));
         json_decref(user);
         return rc == PB_OK ? host->redirect(req, 303, next_path(req)) : PB_ERROR;
     }
@@ -274,6 +287,17 @@ static const pb_route routes[] = {
     {PB_POST, "/account", account_update, "account:self", 0, "auth/account"},
     {PB_GET, "/account/password", password_form, "account:self", 0, "auth/password"},
     {PB_POST, "/account/password", password_update, "account:self", 0, "auth/password"},
+    {PB_GET, "/account/2fa", twofactor_page, "account:self", 0, "auth/twofactor"},
+    {PB_POST, "/account/2fa/setup", twofactor_setup, "account:self", 0, "auth/twofactor_setup"},
+    /* The enrolment QR code as an image: an <img> cannot be a JSON page. */
+    {PB_GET, "/account/2fa/qr.svg", twofactor_qr, "account:self", PB_JSON_ONLY | PB_NO_API, NULL},
+    {PB_POST, "/account/2fa/enable", twofactor_enable, "account:self", 0, "auth/twofactor_setup"},
+    {PB_POST, "/account/2fa/disable", twofactor_disable, "account:self", 0, "auth/twofactor"},
+    {PB_POST, "/account/2fa/recovery", twofactor_renew, "account:self", 0, "auth/twofactor"},
+    /* The second step of signing in: the password was right, but the
+     * visitor is not signed in until the code is. */
+    {PB_GET, "/login/2fa", login_code_form, NULL, PB_PUBLIC, "auth/login_2fa"},
+    {PB_POST, "/login/2fa", login_code, NULL, PB_PUBLIC, "auth/login_2fa"},
     /* Password reset is for people who cannot sign in: anonymous by nature. */
     {PB_GET, "/password/forgot", forgot_form, NULL, PB_PUBLIC, "auth/forgot"},
     {PB_POST, "/password/forgot", forgot, NULL, PB_PUBLIC, "auth/forgot"},
