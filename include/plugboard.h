@@ -362,6 +362,48 @@ struct pb_host {
      * PB_INVALID for bearer requests. */
     int (*view_as)(pb_req *req, const char *user_id, int role_level);
     const char *(*real_user_id)(pb_req *req);
+
+    /* --- Jobs (appended in ABI 1) ----------------------------------------
+     * Jobs are declared in a module's .jobs and named "<module>.<job>".
+     * The scheduler process runs them with a request-like pb_req: the host
+     * functions for data, audit, mail, cache and logging work as in a
+     * handler, in one transaction per run, with the identity of whoever
+     * enqueued the job (none for cron runs). A run returns PB_OK (done) or
+     * an error (retried with back-off, then dead-lettered). Runs are at
+     * least once: design jobs to be idempotent. */
+
+    /* Enqueues a run of job name in the request's transaction (it exists
+     * only if the request commits), with payload (borrowed, may be NULL),
+     * after delay seconds. key (may be NULL): at most one run per key is
+     * queued or running at a time; enqueuing a key that is already queued
+     * returns that run's id. Returns the run's id (> 0), or PB_ERROR. */
+    long long (*job_enqueue)(pb_req *req, const char *name, json_t *payload, const char *key,
+                             long delay);
+    /* Inside a job run: its payload (borrowed; an empty object when none)
+     * and its id. Outside a run: NULL and 0. */
+    json_t *(*job_payload)(pb_req *req);
+    long long (*job_id)(pb_req *req);
+    /* Inside a job run: reports progress (0..100) and a short message,
+     * visible at once to pages (written outside the run's transaction).
+     * PB_OK or PB_ERROR. */
+    int (*job_progress)(pb_req *req, int percent, const char *message);
+
+    /* --- Cache (appended in ABI 1) ----------------------------------------
+     * A cache over Redis, per namespace (a module uses its name), with
+     * hit and miss counters per namespace. Values are bytes. Every function
+     * answers PB_ERROR when Redis is unavailable: a cache miss, in effect,
+     * so callers fall back to computing the value. */
+
+    /* PB_OK with *value (malloc'd, the caller frees) and *len on a hit,
+     * PB_ABSENT on a miss. */
+    int (*cache_get)(pb_req *req, const char *ns, const char *key, char **value, size_t *len);
+    /* Stores value for ttl seconds (> 0), tagged with the NULL-terminated
+     * tags (may be NULL) for cache_invalidate_tag. */
+    int (*cache_set)(pb_req *req, const char *ns, const char *key, const char *value, size_t len,
+                     long ttl, const char *const *tags);
+    int (*cache_del)(pb_req *req, const char *ns, const char *key);
+    /* Drops every entry stored with tag, in any namespace. */
+    int (*cache_invalidate_tag)(pb_req *req, const char *tag);
 };
 
 #endif
