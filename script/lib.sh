@@ -587,7 +587,12 @@ pb_write_config() {
 	if [ "$PB_MODE" = test ]; then
 		# The test modules, their templates, and a short request timeout so
 		# the hanging-handler test is quick.
-		modules="$modules $PB_ROOT/build/tests/modules"
+		# ... and a folder tests install modules into by rename(2), to reload.
+		modules="$modules $PB_ROOT/build/tests/modules $PB_VAR/modules-extra"
+		mkdir -p "$PB_VAR/modules-extra"
+		# Crashes on purpose are part of the suite (the matrix, resilience):
+		# the main stack does not quarantine; test_hotswap's own master does.
+		: "${PB_QUARANTINE_CRASHES:=1000}"
 		templates="$templates $PB_ROOT/tests/templates"
 		migrations="$migrations $PB_ROOT/tests/sql"
 		timeout=${PB_REQUEST_TIMEOUT:-3}
@@ -626,6 +631,8 @@ tmp_dir = $PB_VAR/tmp
 [modules]
 path = $modules
 enabled = $PB_MODULES_ENABLED
+state_file = $PB_VAR/modules.disabled
+quarantine_crashes = ${PB_QUARANTINE_CRASHES:-5}
 
 [templates]
 path = $templates

@@ -20,6 +20,11 @@ typedef struct pb_config {
     long max_requests;
     long request_timeout;
     long drain_timeout;
+    char *modules_state;     /* modules disabled at run time, one name per line */
+    long quarantine_crashes; /* a module whose handlers crash this often ... */
+    long quarantine_window;  /* ... within this many seconds is quarantined */
+    long start_timeout;      /* seconds a new generation has to come up */
+    long probation;          /* seconds a new generation's crashes roll it back */
     char *tmp_dir;
     long malloc_tcache; /* glibc tcache entries per size class; 0 = glibc's default */
 

@@ -1,8 +1,10 @@
 /*
  * ctl.c - the `plugboard ctl` client.
  *
- * The protocol is one line in ("status"), one JSON document out, then the
- * master closes the connection.
+ * The protocol is one line in ("status", "modules", "reload", "enable NAME",
+ * "disable NAME"), one JSON document out ({"error": ...} on failure), then
+ * the master closes the connection. A reload is answered once the new
+ * generation serves, or refused with the reason.
  */
 #include "ctl.h"
 
@@ -19,7 +21,7 @@
 
 /* Sends cmd and reads the whole reply. Returns the parsed JSON or NULL
  * after printing why. */
-static json_t *ctl_request(const char *path, const char *cmd)
+static json_t *ctl_request(const char *path, const char *cmd, long timeout)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
@@ -31,7 +33,7 @@ static json_t *ctl_request(const char *path, const char *cmd)
             close(fd);
         return NULL;
     }
-    struct timeval tv = {10, 0};
+    struct timeval tv = {timeout, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char line[256];
     int n = snprintf(line, sizeof line, "%s\n", cmd);
@@ -95,25 +97,79 @@ static void print_status(json_t *st)
     }
 }
 
+static const char usage[] =
+    "commands: status [--json], modules [--json], reload, enable NAME, disable NAME";
+
+/* Prints a reply that is an error (to stderr) or a result. Returns the exit
+ * status: 0, or 1 for an error. */
+static int print_reply(json_t *r, int as_json)
+{
+    const char *error = json_string_value(json_object_get(r, "error"));
+    if (error) {
+        const char *module = json_string_value(json_object_get(r, "module"));
+        const char *reason = json_string_value(json_object_get(r, "reason"));
+        fprintf(stderr, "plugboard ctl: %s%s%s%s%s\n", error, module ? ": " : "",
+                module ? module : "", reason ? ": " : "", reason ? reason : "");
+        return 1;
+    }
+    if (as_json) {
+        char *s = json_dumps(r, JSON_INDENT(2));
+        if (s)
+            puts(s);
+        free(s);
+    }
+    return 0;
+}
+
+static void print_modules(json_t *r)
+{
+    size_t i;
+    json_t *m;
+    printf("%-20s %-12s %s\n", "MODULE", "STATE", "FILE / REASON");
+    json_array_foreach(json_object_get(r, "modules"), i, m)
+    {
+        const char *reason = json_string_value(json_object_get(m, "reason"));
+        const char *file = json_string_value(json_object_get(m, "file"));
+        printf("%-20s %-12s %s%s%s\n", json_string_value(json_object_get(m, "name")),
+               json_string_value(json_object_get(m, "state")), file ? file : "", reason ? ": " : "",
+               reason ? reason : "");
+    }
+}
+
 int pb_ctl_main(const pb_config *cfg, int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "status";
     int as_json = argc > 2 && strcmp(argv[2], "--json") == 0;
-    if (strcmp(cmd, "status") != 0) {
-        fprintf(stderr, "plugboard ctl: unknown command \"%s\"; commands: status [--json]\n", cmd);
+    char line[200];
+    long timeout = 10;
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "modules") == 0) {
+        snprintf(line, sizeof line, "%s", cmd);
+    } else if (strcmp(cmd, "reload") == 0) {
+        snprintf(line, sizeof line, "reload");
+        timeout = cfg->start_timeout + 60; /* the probe, migrations, the new generation */
+    } else if ((strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0) && argc > 2 &&
+               strlen(argv[2]) < 64) {
+        snprintf(line, sizeof line, "%s %s", cmd, argv[2]);
+        timeout = cfg->start_timeout + 60;
+        as_json = argc > 3 && strcmp(argv[3], "--json") == 0;
+    } else {
+        fprintf(stderr, "plugboard ctl: unknown command \"%s\"; %s\n", cmd, usage);
         return 2;
     }
-    json_t *st = ctl_request(cfg->control_socket, cmd);
-    if (st == NULL)
+    json_t *r = ctl_request(cfg->control_socket, line, timeout);
+    if (r == NULL)
         return 1;
-    if (as_json) {
-        char *s = json_dumps(st, JSON_INDENT(2));
-        if (s)
-            puts(s);
-        free(s);
-    } else {
-        print_status(st);
+    int rc = print_reply(r, as_json);
+    if (rc == 0 && !as_json) {
+        if (strcmp(cmd, "status") == 0)
+            print_status(r);
+        else if (strcmp(cmd, "modules") == 0)
+            print_modules(r);
+        else
+            printf("generation %lld serving (%.0f ms)\n",
+                   (long long)json_integer_value(json_object_get(r, "generation")),
+                   json_real_value(json_object_get(r, "took_ms")));
     }
-    json_decref(st);
-    return 0;
+    json_decref(r);
+    return rc;
 }

@@ -101,7 +101,7 @@ static int cmd_routes(const pb_config *cfg, int as_json)
      * crashes while loading must not take this command down with it. */
     pb_pathlist cand = {0};
     pb_modset ms = {0};
-    if (pb_probe(cfg, pb_hostapi(), &cand, err, sizeof err) < 0) {
+    if (pb_probe(cfg, pb_hostapi(), NULL, &cand, NULL, err, sizeof err) < 0) {
         fprintf(stderr, "plugboard: %s\n", err);
         pb_tpl_set_free(tpl);
         return 1;

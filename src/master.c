@@ -11,6 +11,7 @@
  */
 #include "master.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -30,6 +31,7 @@
 
 #include "account.h"
 #include "hostapi.h"
+#include "events.h"
 #include "log.h"
 #include "mailer.h"
 #include "metrics.h"
@@ -48,6 +50,30 @@ typedef struct pb_master {
     bool stopping;
     int64_t stop_deadline;
     int64_t respawn_at[PB_SB_WORKERS];
+    bool want[PB_SB_WORKERS]; /* the slot belongs to the serving generation */
+    /* Reloads (rolling generations). */
+    pb_pathlist prev_plan; /* the module set before the last reload: rollback */
+    pb_pathlist refused;   /* identities of the files the serving generation refused */
+    pb_pathlist refusals;  /* and "path<TAB>reason" for each */
+    struct {
+        bool active;
+        uint32_t gen;       /* the generation coming up */
+        int64_t started_ns; /* when it was asked for */
+        int64_t deadline;   /* start_timeout */
+        int crashes;        /* of the new generation while it starts */
+        int client;         /* a ctl client waiting for the answer, or -1 */
+        const char *why;    /* "reload" or "rollback" */
+    } reload;
+    int64_t retire_deadline; /* old generation: TERM after, KILL 2 s later */
+    uint32_t probation_gen;  /* crashes of this generation roll it back ... */
+    int64_t probation_until; /* ... until then */
+    int probation_crashes;
+    /* Recent handler crashes per module, for quarantine. */
+    struct crash_log {
+        char module[PB_SB_MODLEN];
+        int64_t at[64];
+        int n;
+    } crash_log[PB_SB_QUARANTINE];
     /* Processes beside the workers, each restarted when it ends. */
     struct service {
         const char *name;
@@ -136,6 +162,8 @@ static int setup_signals(void)
  * Workers
  * --------------------------------------------------------------------- */
 
+static void on_crash(pb_master *m, uint32_t gen, const char *module);
+
 static void spawn(pb_master *m, int slot)
 {
     pb_sb_worker *w = &m->sb->workers[slot];
@@ -150,6 +178,8 @@ static void spawn(pb_master *m, int slot)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        if (m->reload.client >= 0) /* else the ctl client waits for us to exit */
+            close(m->reload.client);
         pb_worker_main(m->cfg, m->sb, slot, m->sb->generation, m->listen_fd, &m->plan);
     }
     memset(w, 0, sizeof *w);
@@ -192,9 +222,15 @@ static void on_worker_exit(pb_master *m, int slot, int status)
                (unsigned long long)w->requests);
     }
     bool abnormal = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    bool crashed = WIFSIGNALED(status) && !w->timed_out && !m->stopping;
+    uint32_t gen = w->generation;
+    char module[PB_SB_MODLEN];
+    snprintf(module, sizeof module, "%s", busy ? w->module : "");
     w->pid = 0;
     w->state = PB_W_EMPTY;
-    if (m->stopping || slot >= m->cfg->workers)
+    if (crashed)
+        on_crash(m, gen, module);
+    if (m->stopping || !m->want[slot])
         return;
     if (abnormal)
         m->sb->respawns++;
@@ -216,6 +252,8 @@ static void service_spawn(pb_master *m, struct service *s)
         sigprocmask(SIG_SETMASK, &none, NULL);
         close(m->listen_fd);
         close(m->ctl_fd);
+        if (m->reload.client >= 0)
+            close(m->reload.client);
         s->main(m->cfg);
     }
     if (pid < 0)
@@ -267,8 +305,8 @@ static void respawn_due(pb_master *m)
         if (m->services[i].pid == 0 && m->services[i].respawn_at &&
             m->services[i].respawn_at <= now)
             service_spawn(m, &m->services[i]);
-    for (int i = 0; i < m->cfg->workers; i++)
-        if (m->sb->workers[i].pid == 0 && m->respawn_at[i] && m->respawn_at[i] <= now)
+    for (int i = 0; i < PB_SB_WORKERS; i++)
+        if (m->want[i] && m->sb->workers[i].pid == 0 && m->respawn_at[i] && m->respawn_at[i] <= now)
             spawn(m, i);
 }
 
@@ -332,6 +370,452 @@ static void begin_shutdown(pb_master *m, int sig)
 }
 
 /* ---------------------------------------------------------------------
+ * Reloads: rolling generations (DESIGN.md §2)
+ *
+ * A reload probes the modules as they are on disk now, applies pending
+ * migrations, then starts generation N+1 beside generation N: both accept
+ * on the same socket, so nothing waits. Once every new worker is up, the
+ * old ones are told (SIGQUIT) to finish their current request and exit.
+ * If the new generation does not come up, it is killed and N serves on;
+ * if it crashes repeatedly during its probation, the previous module set
+ * comes back as a further generation (a rollback).
+ * --------------------------------------------------------------------- */
+
+static void ctl_reply(int fd, json_t *reply)
+{
+    char *s = json_dumps(reply, JSON_INDENT(2));
+    json_decref(reply);
+    if (s) {
+        if (send(fd, s, strlen(s), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+            pb_log(PB_LOG_DEBUG, "ctl client went away");
+        free(s);
+    }
+    close(fd);
+}
+
+static void reload_answer(pb_master *m, json_t *reply)
+{
+    if (m->reload.client >= 0)
+        ctl_reply(m->reload.client, reply);
+    else
+        json_decref(reply);
+    m->reload.client = -1;
+}
+
+/* The folder a generation's module files are kept in: beside the pidfile. */
+static void generation_dir(const pb_master *m, uint32_t gen, char *out, size_t n)
+{
+    char run[4096];
+    snprintf(run, sizeof run, "%s", m->cfg->pidfile);
+    char *slash = strrchr(run, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(run, sizeof run, ".");
+    if (gen)
+        snprintf(out, n, "%s/generations/%u", run, gen);
+    else
+        snprintf(out, n, "%s/generations", run);
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    if (in >= 0)
+        out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    char buf[65536];
+    ssize_t got;
+    while (out >= 0 && (got = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)got) != got)
+            break;
+    if (out >= 0 && got == 0)
+        rc = 0;
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* Keeps the files a generation loads: a hard link (or a copy) of each in
+ * generations/<gen>/, so that replacing a module on disk (rename(2) gives
+ * the path a new file) cannot change what a rollback brings back. Rewrites
+ * plan to the kept paths. Returns 0, or -1 with err. */
+static int keep_generation(pb_master *m, pb_pathlist *plan, uint32_t gen, char *err, size_t errlen)
+{
+    char dir[4200], top[4200];
+    generation_dir(m, 0, top, sizeof top);
+    generation_dir(m, gen, dir, sizeof dir);
+    if ((mkdir(top, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+        snprintf(err, errlen, "%.400s: %s", dir, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < plan->n; i++) {
+        const char *base = strrchr(plan->v[i], '/');
+        base = base ? base + 1 : plan->v[i];
+        char kept[4400];
+        snprintf(kept, sizeof kept, "%s/%s", dir, base);
+        unlink(kept);
+        if (link(plan->v[i], kept) < 0 && copy_file(plan->v[i], kept) < 0) {
+            snprintf(err, errlen, "keeping %.400s: %s", plan->v[i], strerror(errno));
+            return -1;
+        }
+        char *dup = strdup(kept);
+        if (dup == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        free(plan->v[i]);
+        plan->v[i] = dup;
+    }
+    return 0;
+}
+
+/* Removes the kept files of generations other than the serving one and
+ * the one a rollback would bring back. */
+static void drop_old_generations(pb_master *m)
+{
+    char top[4200];
+    generation_dir(m, 0, top, sizeof top);
+    DIR *d = opendir(top);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        char *end;
+        unsigned long g = strtoul(de->d_name, &end, 10);
+        if (de->d_name[0] == '.' || *end != '\0')
+            continue;
+        char dir[4200], path[4600];
+        generation_dir(m, (uint32_t)g, dir, sizeof dir);
+        size_t dn = strlen(dir);
+        bool needed = false; /* by the serving plan or the one a rollback brings back */
+        for (size_t i = 0; i < m->plan.n && !needed; i++)
+            needed = strncmp(m->plan.v[i], dir, dn) == 0 && m->plan.v[i][dn] == '/';
+        for (size_t i = 0; i < m->prev_plan.n && !needed; i++)
+            needed = strncmp(m->prev_plan.v[i], dir, dn) == 0 && m->prev_plan.v[i][dn] == '/';
+        if (needed)
+            continue;
+        DIR *g_dir = opendir(dir);
+        struct dirent *f;
+        while (g_dir && (f = readdir(g_dir)) != NULL)
+            if (f->d_name[0] != '.') {
+                snprintf(path, sizeof path, "%s/%s", dir, f->d_name);
+                unlink(path);
+            }
+        if (g_dir)
+            closedir(g_dir);
+        rmdir(dir);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Starts a generation of cfg->workers workers on m->plan in free slots; the
+ * serving slots stop being replaced. */
+static void start_generation(pb_master *m, const char *why, int client)
+{
+    m->reload.client = client; /* first: the workers forked below must close it */
+    for (int i = 0; i < PB_SB_WORKERS; i++)
+        m->want[i] = false;
+    m->sb->generation++;
+    m->sb->reloads++;
+    int started = 0;
+    for (int i = 0; i < PB_SB_WORKERS && started < m->cfg->workers; i++) {
+        if (m->sb->workers[i].pid != 0)
+            continue;
+        m->want[i] = true;
+        spawn(m, i);
+        started++;
+    }
+    m->reload.active = true;
+    m->reload.gen = m->sb->generation;
+    m->reload.started_ns = pb_now_ns();
+    m->reload.deadline = m->reload.started_ns + m->cfg->start_timeout * 1000000000LL;
+    m->reload.crashes = 0;
+    m->reload.client = client;
+    m->reload.why = why;
+    pb_log(PB_LOG_INFO, "%s: starting generation %u with %zu modules", why, m->sb->generation,
+           m->plan.n);
+}
+
+/* A module file's identity: a new release, installed by rename(2) or in a
+ * new folder, is a new inode (or path, or size, or time). */
+static void file_id(const char *entry, char *out, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%.*s", (int)strcspn(entry, "\t"), entry);
+    struct stat st;
+    if (stat(path, &st) == 0)
+        snprintf(out, n, "%s|%llu|%llu|%lld|%lld.%09ld", path, (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                 st.st_mtim.tv_nsec);
+    else
+        snprintf(out, n, "%s|missing", path);
+}
+
+static void remember_refusals(pb_master *m, pb_pathlist *refusals)
+{
+    pb_pathlist_free(&m->refused);
+    char id[4400];
+    for (size_t i = 0; i < refusals->n; i++) {
+        file_id(refusals->v[i], id, sizeof id);
+        pb_pathlist_add(&m->refused, id);
+    }
+    pb_pathlist_free(&m->refusals);
+    m->refusals = *refusals;
+    *refusals = (pb_pathlist){0};
+}
+
+/* A refusal that stops a reload: one the serving generation's probe did not
+ * make (a new or changed module file). Modules refused before and left
+ * alone stay refused quietly. Returns the entry, or NULL. */
+static const char *new_refusal(pb_master *m, const pb_pathlist *refusals)
+{
+    char id[4400];
+    for (size_t i = 0; i < refusals->n; i++) {
+        file_id(refusals->v[i], id, sizeof id);
+        bool known = false;
+        for (size_t k = 0; k < m->refused.n && !known; k++)
+            known = strcmp(m->refused.v[k], id) == 0;
+        if (!known)
+            return refusals->v[i];
+    }
+    return NULL;
+}
+
+static json_t *refusal_json(const char *entry)
+{
+    const char *tab = strchr(entry, '\t');
+    return json_pack("{s:s, s:s%, s:s}", "error", "reload refused: a module failed its checks",
+                     "module", entry, tab ? (int)(tab - entry) : (int)strlen(entry), "reason",
+                     tab ? tab + 1 : "refused");
+}
+
+/* Asked by SIGHUP, SIGUSR2 or `ctl reload` (client: the connection to
+ * answer, or -1). */
+static void begin_reload(pb_master *m, int client)
+{
+    char err[512];
+    if (m->stopping || m->reload.active) {
+        if (client >= 0)
+            ctl_reply(client, json_pack("{s:s}", "error",
+                                        m->stopping ? "the master is stopping"
+                                                    : "a reload is already in progress"));
+        return;
+    }
+    pb_pathlist plan = {0}, refusals = {0}, skip = {0};
+    json_t *refusal = NULL;
+    /* Modules refused before whose files have not changed stay refused,
+     * without loading them again (one that crashed the probe would cost a
+     * second probe). */
+    char id[4400], path[4096];
+    for (size_t i = 0; i < m->refusals.n; i++) {
+        file_id(m->refusals.v[i], id, sizeof id);
+        for (size_t k = 0; k < m->refused.n; k++)
+            if (strcmp(m->refused.v[k], id) == 0) {
+                snprintf(path, sizeof path, "%.*s", (int)strcspn(m->refusals.v[i], "\t"),
+                         m->refusals.v[i]);
+                pb_pathlist_add(&skip, path);
+                pb_pathlist_add(&refusals, m->refusals.v[i]);
+                break;
+            }
+    }
+    int probed = pb_probe(m->cfg, pb_hostapi(), &skip, &plan, &refusals, err, sizeof err);
+    pb_pathlist_free(&skip);
+    if (probed < 0) {
+        refusal = json_pack("{s:s, s:s}", "error", "reload refused", "reason", err);
+    } else {
+        const char *bad = new_refusal(m, &refusals);
+        if (bad)
+            refusal = refusal_json(bad);
+        else if (pb_migrate(m->cfg, err, sizeof err) < 0)
+            refusal = json_pack("{s:s, s:s}", "error", "reload refused: migrations failed",
+                                "reason", err);
+    }
+    if (refusal) {
+        pb_log(PB_LOG_ERROR, "%s: %s%s%s", json_string_value(json_object_get(refusal, "error")),
+               json_string_value(json_object_get(refusal, "module"))
+                   ? json_string_value(json_object_get(refusal, "module"))
+                   : "",
+               json_object_get(refusal, "module") ? ": " : "",
+               json_string_value(json_object_get(refusal, "reason")));
+        pb_event_record(m->cfg, "reload.refused", NULL, refusal);
+        if (client >= 0)
+            ctl_reply(client, refusal);
+        else
+            json_decref(refusal);
+        pb_pathlist_free(&plan);
+        pb_pathlist_free(&refusals);
+        return;
+    }
+    if (keep_generation(m, &plan, m->sb->generation + 1, err, sizeof err) < 0) {
+        pb_log(PB_LOG_ERROR, "reload refused: %s", err);
+        if (client >= 0)
+            ctl_reply(client, json_pack("{s:s, s:s}", "error", "reload refused", "reason", err));
+        pb_pathlist_free(&plan);
+        pb_pathlist_free(&refusals);
+        return;
+    }
+    pb_pathlist_free(&m->prev_plan);
+    m->prev_plan = m->plan;
+    m->plan = plan;
+    remember_refusals(m, &refusals);
+    start_generation(m, "reload", client);
+}
+
+/* Puts the previous module set back, as a new generation. */
+static void roll_back(pb_master *m, const char *reason)
+{
+    if (m->prev_plan.n == 0)
+        return;
+    json_t *d = json_pack("{s:i, s:s}", "generation", (int)m->sb->generation, "reason", reason);
+    pb_pathlist bad = m->plan;
+    m->plan = m->prev_plan;
+    m->prev_plan = (pb_pathlist){0};
+    pb_pathlist_free(&bad);
+    m->sb->rollbacks++;
+    pb_event_record(m->cfg, "generation.rollback", NULL, d);
+    json_decref(d);
+    start_generation(m, "rollback", -1);
+}
+
+static void signal_generation(pb_master *m, uint32_t gen, bool except, int sig)
+{
+    for (int i = 0; i < PB_SB_WORKERS; i++) {
+        pb_sb_worker *w = &m->sb->workers[i];
+        if (w->pid && ((w->generation == gen) != except))
+            kill(w->pid, sig);
+    }
+}
+
+/* Each tick: is the coming generation up, late, or failing? */
+static void check_reload(pb_master *m)
+{
+    int64_t now = pb_now_ns();
+    if (m->retire_deadline && now > m->retire_deadline) {
+        /* Old workers past the drain deadline: TERM, then KILL. */
+        int sig = now > m->retire_deadline + 2000000000LL ? SIGKILL : SIGTERM;
+        signal_generation(m, m->sb->generation, true, sig);
+        if (sig == SIGKILL)
+            m->retire_deadline = 0;
+    }
+    if (!m->reload.active)
+        return;
+    int up = 0, want = 0;
+    for (int i = 0; i < PB_SB_WORKERS; i++) {
+        if (!m->want[i])
+            continue;
+        want++;
+        uint32_t st = m->sb->workers[i].state;
+        up += m->sb->workers[i].pid && (st == PB_W_IDLE || st == PB_W_BUSY);
+    }
+    uint32_t gen = m->reload.gen;
+    if (up == want) {
+        double took = (double)(now - m->reload.started_ns) / 1e6;
+        signal_generation(m, gen, true, SIGQUIT); /* finish the current request, then exit */
+        m->retire_deadline = now + m->cfg->drain_timeout * 1000000000LL;
+        m->reload.active = false;
+        if (strcmp(m->reload.why, "reload") == 0) {
+            m->probation_gen = gen;
+            m->probation_until = now + m->cfg->probation * 1000000000LL;
+            m->probation_crashes = 0;
+        }
+        /* A new generation loads the modules afresh: quarantine ends. */
+        m->sb->nquarantined = 0;
+        __atomic_add_fetch(&m->sb->quarantine_seq, 1, __ATOMIC_RELEASE);
+        pb_log(PB_LOG_INFO, "generation %u serving (%s took %.0f ms); the previous drains", gen,
+               m->reload.why, took);
+        drop_old_generations(m);
+        reload_answer(m, json_pack("{s:b, s:i, s:f, s:i}", "ok", 1, "generation", (int)gen,
+                                   "took_ms", took, "modules", (int)m->plan.n));
+        return;
+    }
+    if (now < m->reload.deadline && m->reload.crashes < m->cfg->quarantine_crashes)
+        return;
+    /* The new generation did not come up: kill it; the old one serves on. */
+    const char *why =
+        now >= m->reload.deadline ? "did not start in time" : "crashed while starting";
+    signal_generation(m, gen, false, SIGKILL);
+    int wanted = 0;
+    for (int i = 0; i < PB_SB_WORKERS; i++) {
+        m->want[i] = m->sb->workers[i].pid && m->sb->workers[i].generation != gen;
+        wanted += m->want[i];
+    }
+    for (int i = 0; i < PB_SB_WORKERS && wanted < m->cfg->workers; i++) {
+        if (!m->want[i] && m->sb->workers[i].pid == 0) { /* old ones that died meanwhile */
+            m->want[i] = true;
+            m->respawn_at[i] = 1;
+            wanted++;
+        }
+    }
+    m->sb->generation = gen - 1;
+    m->reload.active = false;
+    pb_pathlist bad = m->plan;
+    m->plan = m->prev_plan;
+    m->prev_plan = (pb_pathlist){0};
+    pb_pathlist_free(&bad);
+    json_t *d = json_pack("{s:i, s:s}", "generation", (int)gen, "reason", why);
+    pb_event_record(m->cfg, "reload.failed", NULL, d);
+    json_decref(d);
+    reload_answer(
+        m, json_pack("{s:s, s:s}", "error", "reload failed: the new generation", "reason", why));
+}
+
+/* A worker died of a signal: during a reload or a probation, it counts
+ * against the new generation; otherwise against its module, which is
+ * quarantined after quarantine_crashes crashes in quarantine_window. */
+static void on_crash(pb_master *m, uint32_t gen, const char *module)
+{
+    int64_t now = pb_now_ns();
+    if (m->reload.active && gen == m->reload.gen) {
+        m->reload.crashes++;
+        return;
+    }
+    if (gen == m->probation_gen && now < m->probation_until) {
+        if (++m->probation_crashes >= m->cfg->quarantine_crashes) {
+            m->probation_until = 0;
+            char why[160];
+            snprintf(why, sizeof why, "%d crashes within %ld s of the reload (last in module %s)",
+                     m->probation_crashes, m->cfg->probation, module[0] ? module : "-");
+            roll_back(m, why);
+        }
+        return;
+    }
+    if (module[0] == '\0')
+        return;
+    struct crash_log *c = NULL;
+    for (int i = 0; i < PB_SB_QUARANTINE && c == NULL; i++)
+        if (strcmp(m->crash_log[i].module, module) == 0 || m->crash_log[i].module[0] == '\0')
+            c = &m->crash_log[i];
+    if (c == NULL)
+        return;
+    if (c->module[0] == '\0')
+        snprintf(c->module, sizeof c->module, "%s", module);
+    int64_t window = m->cfg->quarantine_window * 1000000000LL;
+    int kept = 0;
+    for (int i = 0; i < c->n; i++)
+        if (now - c->at[i] < window)
+            c->at[kept++] = c->at[i];
+    c->n = kept;
+    if (c->n < 64)
+        c->at[c->n++] = now;
+    if (c->n < m->cfg->quarantine_crashes)
+        return;
+    for (uint32_t i = 0; i < m->sb->nquarantined; i++)
+        if (strcmp(m->sb->quarantined[i], module) == 0)
+            return; /* already */
+    if (m->sb->nquarantined >= PB_SB_QUARANTINE)
+        return;
+    snprintf(m->sb->quarantined[m->sb->nquarantined], PB_SB_MODLEN, "%s", module);
+    m->sb->nquarantined++;
+    __atomic_add_fetch(&m->sb->quarantine_seq, 1, __ATOMIC_RELEASE);
+    c->n = 0;
+    json_t *d = json_pack("{s:i, s:i}", "crashes", (int)m->cfg->quarantine_crashes, "window_s",
+                          (int)m->cfg->quarantine_window);
+    pb_event_record(m->cfg, "module.quarantined", module, d);
+    json_decref(d);
+}
+
+/* ---------------------------------------------------------------------
  * Control socket
  * --------------------------------------------------------------------- */
 
@@ -346,6 +830,101 @@ static json_t *ctl_status(pb_master *m)
     return st;
 }
 
+static void module_name(const char *path, char *out, size_t n)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strcspn(base, "\t");
+    if (len > 3 && strncmp(base + len - 3, ".so", 3) == 0)
+        len -= 3;
+    snprintf(out, n, "%.*s", (int)len, base);
+}
+
+static bool quarantined(const pb_master *m, const char *name)
+{
+    for (uint32_t i = 0; i < m->sb->nquarantined; i++)
+        if (strcmp(m->sb->quarantined[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Every module the master knows of: serving (active or quarantined),
+ * refused by the probe (with the reason), or disabled at run time. */
+static json_t *ctl_modules(pb_master *m)
+{
+    json_t *list = json_array();
+    char name[256];
+    for (size_t i = 0; i < m->plan.n; i++) {
+        module_name(m->plan.v[i], name, sizeof name);
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s, s:s, s:i}", "name", name, "file", m->plan.v[i],
+                                        "state", quarantined(m, name) ? "quarantined" : "active",
+                                        "generation", (int)m->sb->generation));
+    }
+    for (size_t i = 0; i < m->refusals.n; i++) {
+        const char *e = m->refusals.v[i], *tab = strchr(e, '\t');
+        module_name(e, name, sizeof name);
+        json_array_append_new(list, json_pack("{s:s, s:s%, s:s, s:s}", "name", name, "file", e,
+                                              tab ? (int)(tab - e) : (int)strlen(e), "state",
+                                              "failed", "reason", tab ? tab + 1 : "refused"));
+    }
+    FILE *f = m->cfg->modules_state[0] ? fopen(m->cfg->modules_state, "r") : NULL;
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0])
+            json_array_append_new(list, json_pack("{s:s, s:s}", "name", line, "state", "disabled"));
+    }
+    if (f)
+        fclose(f);
+    return json_pack("{s:o, s:i}", "modules", list, "generation", (int)m->sb->generation);
+}
+
+/* A module name as modules are named: [a-z][a-z0-9_]*. */
+static bool name_ok(const char *s)
+{
+    if (!(s[0] >= 'a' && s[0] <= 'z') || strlen(s) >= PB_SB_MODLEN)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return true;
+}
+
+/* Adds (disable) or removes (enable) name in the state file, replacing it
+ * atomically. Returns 0, or -1 with err. */
+static int set_disabled(const pb_config *cfg, const char *name, bool disable, char *err,
+                        size_t errlen)
+{
+    if (cfg->modules_state[0] == '\0') {
+        snprintf(err, errlen, "no [modules] state_file is configured");
+        return -1;
+    }
+    char tmp[4200], line[256];
+    snprintf(tmp, sizeof tmp, "%s.tmp", cfg->modules_state);
+    FILE *in = fopen(cfg->modules_state, "r"), *out = fopen(tmp, "w");
+    if (out == NULL) {
+        snprintf(err, errlen, "%.400s: %s", tmp, strerror(errno));
+        if (in)
+            fclose(in);
+        return -1;
+    }
+    while (in && fgets(line, sizeof line, in)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] && strcmp(line, name) != 0)
+            fprintf(out, "%s\n", line);
+    }
+    if (disable)
+        fprintf(out, "%s\n", name);
+    if (in)
+        fclose(in);
+    if (fclose(out) != 0 || rename(tmp, cfg->modules_state) != 0) {
+        snprintf(err, errlen, "%.400s: %s", cfg->modules_state, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static void ctl_answer(pb_master *m)
 {
     int fd = accept4(m->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -354,24 +933,33 @@ static void ctl_answer(pb_master *m)
     struct timeval tv = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    char cmd[256];
+    char cmd[256], err[512];
     ssize_t n = recv(fd, cmd, sizeof cmd - 1, 0);
     cmd[n > 0 ? n : 0] = '\0';
     cmd[strcspn(cmd, "\r\n")] = '\0';
-    json_t *reply;
-    if (strcmp(cmd, "status") == 0)
-        reply = ctl_status(m);
-    else
-        reply = json_pack("{s:s}", "error", "unknown command; try: status");
-    char *s = json_dumps(reply, JSON_INDENT(2));
-    json_decref(reply);
-    if (s) {
-        size_t len = strlen(s);
-        if (send(fd, s, len, MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
-            pb_log(PB_LOG_DEBUG, "ctl client went away");
-        free(s);
+    char *arg = strchr(cmd, ' ');
+    if (arg)
+        *arg++ = '\0';
+    if (strcmp(cmd, "status") == 0) {
+        ctl_reply(fd, ctl_status(m));
+    } else if (strcmp(cmd, "modules") == 0) {
+        ctl_reply(fd, ctl_modules(m));
+    } else if (strcmp(cmd, "reload") == 0) {
+        begin_reload(m, fd); /* answered when the new generation is up, or refused */
+    } else if ((strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0) && arg && name_ok(arg)) {
+        if (m->reload.active)
+            ctl_reply(fd, json_pack("{s:s}", "error", "a reload is already in progress"));
+        else if (set_disabled(m->cfg, arg, cmd[0] == 'd', err, sizeof err) < 0)
+            ctl_reply(fd, json_pack("{s:s}", "error", err));
+        else {
+            pb_log(PB_LOG_INFO, "module %s %sd; reloading", arg, cmd);
+            begin_reload(m, fd);
+        }
+    } else {
+        ctl_reply(fd, json_pack("{s:s}", "error",
+                                "unknown command; try: status, modules, reload, enable NAME, "
+                                "disable NAME"));
     }
-    close(fd);
 }
 
 /* ---------------------------------------------------------------------
@@ -393,7 +981,8 @@ static void on_signal(pb_master *m)
             break;
         case SIGHUP:
         case SIGUSR2:
-            pb_log(PB_LOG_WARN, "reload requested, but rolling reload is not built yet; ignored");
+            pb_log(PB_LOG_INFO, "%s: reloading modules", strsignal((int)si.ssi_signo));
+            begin_reload(m, -1);
             break;
         }
     }
@@ -403,7 +992,8 @@ static void run_loop(pb_master *m)
 {
     for (;;) {
         struct pollfd p[2] = {{m->sig_fd, POLLIN, 0}, {m->ctl_fd, POLLIN, 0}};
-        int n = poll(p, 2, TICK_MS);
+        /* While a generation comes up, look often: ctl reload waits on it. */
+        int n = poll(p, 2, m->reload.active ? 5 : TICK_MS);
         if (n < 0 && errno != EINTR)
             break;
         if (p[0].revents & POLLIN)
@@ -422,6 +1012,7 @@ static void run_loop(pb_master *m)
             continue;
         }
         enforce_timeouts(m);
+        check_reload(m);
         respawn_due(m);
     }
 }
@@ -448,14 +1039,24 @@ int pb_master_run(const pb_config *cfg)
     m.ctl_fd = listen_unix(cfg->control_socket, 0600, NULL, 16);
     if (m.sb == NULL || m.sig_fd < 0 || m.listen_fd < 0 || m.ctl_fd < 0)
         goto out;
-    if (pb_probe(cfg, pb_hostapi(), &m.plan, err, sizeof err) < 0) {
+    pb_pathlist refusals = {0};
+    m.reload.client = -1;
+    if (pb_probe(cfg, pb_hostapi(), NULL, &m.plan, &refusals, err, sizeof err) < 0) {
         pb_log(PB_LOG_ERROR, "module probe failed, not starting: %s", err);
         goto out;
     }
+    remember_refusals(&m, &refusals);
+    if (keep_generation(&m, &m.plan, 1, err, sizeof err) < 0) {
+        pb_log(PB_LOG_ERROR, "not starting: %s", err);
+        goto out;
+    }
     m.sb->generation = 1;
+    drop_old_generations(&m); /* what an earlier run kept */
     m.sb->nworkers = (uint32_t)cfg->workers;
-    for (int i = 0; i < cfg->workers; i++)
+    for (int i = 0; i < cfg->workers; i++) {
+        m.want[i] = true;
         spawn(&m, i);
+    }
     if (cfg->smtp_url[0]) { /* no SMTP server configured: mail waits in the outbox */
         m.services[m.nservices] = (struct service){"mailer", pb_mailer_main, 0, 0};
         service_spawn(&m, &m.services[m.nservices++]);
@@ -476,6 +1077,11 @@ out:
         close(m.ctl_fd);
     }
     pb_pathlist_free(&m.plan);
+    pb_pathlist_free(&m.prev_plan);
+    pb_pathlist_free(&m.refused);
+    pb_pathlist_free(&m.refusals);
+    if (m.reload.client >= 0)
+        close(m.reload.client);
     unlink(cfg->pidfile);
     close(m.pid_fd);
     return rc;

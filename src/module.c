@@ -70,8 +70,24 @@ static int match_word(const char *w, size_t n, void *vctx)
     return m->found;
 }
 
+int pb_module_disabled(const pb_config *c, const char *name)
+{
+    FILE *f = c->modules_state[0] ? fopen(c->modules_state, "r") : NULL;
+    char line[256];
+    int found = 0;
+    while (f && !found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        found = strcmp(line, name) == 0;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
 static int enabled(const pb_config *c, const char *name)
 {
+    if (pb_module_disabled(c, name))
+        return 0;
     if (strcmp(c->modules_enabled, "*") == 0)
         return 1;
     word_match m = {name, 0};
@@ -362,7 +378,14 @@ static void probe_report(void *vctx, const char *path, int event, const char *re
     if (event == PB_LOAD_REFUSED)
         pb_log(PB_LOG_ERROR, "module %s refused (%s): %s", name, path, reason);
     static const char *const words[] = {"try", "ok", "no"};
-    fprintf(ctx->out, "%s %s\n", words[event], path);
+    char why[400] = "";
+    if (event == PB_LOAD_REFUSED) { /* one line: the reason after a tab */
+        snprintf(why, sizeof why, "\t%s", reason);
+        for (char *p = why + 1; *p; p++)
+            if (*p == '\n' || *p == '\t')
+                *p = ' ';
+    }
+    fprintf(ctx->out, "%s %s%s\n", words[event], path, why);
     fflush(ctx->out);
 }
 
@@ -400,12 +423,22 @@ static void strip_nl(char *s)
     s[strcspn(s, "\n")] = '\0';
 }
 
+static void add_refusal(pb_pathlist *l, const char *path, const char *reason)
+{
+    char *e = NULL;
+    if (asprintf(&e, "%s\t%s", path, reason) >= 0) {
+        pb_pathlist_add(l, e);
+        free(e);
+    }
+}
+
 /* Runs one probe over cand. Fills plan and marks refused[i] for each
  * module refused (and already logged); on a crash sets *culprit to the
  * index of the module being loaded. Returns 0, 1 after a crash, -1 on a
  * fatal error (err). */
 static int probe_once(const pb_config *c, const pb_host *host, const pb_pathlist *cand,
-                      pb_pathlist *plan, char *refused, long *culprit, char *err, size_t errlen)
+                      pb_pathlist *plan, pb_pathlist *refusals, char *refused, long *culprit,
+                      char *err, size_t errlen)
 {
     int fds[2];
     if (pipe(fds) < 0) {
@@ -436,6 +469,9 @@ static int probe_once(const pb_config *c, const pb_host *host, const pb_pathlist
             fatal = 1;
             continue;
         }
+        char *reason = strchr(line, '\t');
+        if (reason)
+            *reason++ = '\0';
         for (size_t i = 0; i < cand->n && strlen(line) > 3; i++) {
             if (strcmp(line + (line[0] == 't' ? 4 : 3), cand->v[i]) != 0)
                 continue;
@@ -445,8 +481,11 @@ static int probe_once(const pb_config *c, const pb_host *host, const pb_pathlist
                 trying = -1;
             if (strncmp(line, "ok ", 3) == 0)
                 pb_pathlist_add(plan, cand->v[i]);
-            if (strncmp(line, "no ", 3) == 0)
+            if (strncmp(line, "no ", 3) == 0) {
                 refused[i] = 1;
+                if (refusals)
+                    add_refusal(refusals, cand->v[i], reason ? reason : "refused");
+            }
         }
     }
     if (in)
@@ -469,16 +508,30 @@ static int probe_once(const pb_config *c, const pb_host *host, const pb_pathlist
     return rc;
 }
 
-int pb_probe(const pb_config *c, const pb_host *host, pb_pathlist *plan, char *err, size_t errlen)
+int pb_probe(const pb_config *c, const pb_host *host, const pb_pathlist *skip, pb_pathlist *plan,
+             pb_pathlist *refusals, char *err, size_t errlen)
 {
     pb_pathlist cand = {0};
     if (pb_module_candidates(c, &cand, err, errlen) < 0)
         return -1;
+    size_t left = 0;
+    for (size_t i = 0; i < cand.n; i++) {
+        bool skipped = false;
+        for (size_t k = 0; skip && k < skip->n && !skipped; k++)
+            skipped = strcmp(skip->v[k], cand.v[i]) == 0;
+        if (skipped)
+            free(cand.v[i]);
+        else
+            cand.v[left++] = cand.v[i];
+    }
+    cand.n = left;
     for (;;) {
         long culprit = -1;
         char *refused = calloc(cand.n + 1, 1);
         pb_pathlist_free(plan);
-        int rc = refused ? probe_once(c, host, &cand, plan, refused, &culprit, err, errlen) : -1;
+        int rc = refused
+                     ? probe_once(c, host, &cand, plan, refusals, refused, &culprit, err, errlen)
+                     : -1;
         if (rc <= 0) {
             free(refused);
             pb_pathlist_free(&cand);
@@ -488,6 +541,8 @@ int pb_probe(const pb_config *c, const pb_host *host, pb_pathlist *plan, char *e
         module_name_of(cand.v[culprit], name, sizeof name);
         pb_log(PB_LOG_ERROR, "module %s refused (%s): crashed while loading", name,
                cand.v[culprit]);
+        if (refusals)
+            add_refusal(refusals, cand.v[culprit], "crashed while loading");
         /* Probe again without the culprit, and without the modules already
          * refused (and logged): each bad module costs one log line. */
         refused[culprit] = 1;

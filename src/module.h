@@ -76,6 +76,14 @@ pb_tpl_set *pb_templates_load(const pb_config *c, char *err, size_t errlen);
 /* Runs the probe in a child process and fills plan with the accepted
  * module paths. Logs one line per refused module. Returns 0, or -1 when
  * the probe itself could not run or the templates do not compile (err). */
-int pb_probe(const pb_config *c, const pb_host *host, pb_pathlist *plan, char *err, size_t errlen);
+/* skip (may be NULL) lists paths not to load at all (refused before and
+ * unchanged); refusals (may be NULL) receives "path<TAB>reason" for each
+ * module refused. */
+int pb_probe(const pb_config *c, const pb_host *host, const pb_pathlist *skip, pb_pathlist *plan,
+             pb_pathlist *refusals, char *err, size_t errlen);
+
+/* Returns 1 when name is listed in [modules] state_file (disabled at run
+ * time). */
+int pb_module_disabled(const pb_config *c, const char *name);
 
 #endif

@@ -27,6 +27,7 @@ typedef struct pb_route_entry {
     char *segs[PB_ROUTE_MAX_SEGS]; /* literal text, or the param name */
     unsigned params;               /* bit i set: segment i is a :param */
     struct pb_sb_route *slots[5];  /* scoreboard counters per method bit */
+    int quarantined;               /* its module crashed too often: 503 */
 } pb_route_entry;
 
 typedef struct pb_router {

@@ -12,11 +12,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PB_SB_WORKERS  256
-#define PB_SB_ROUTES   512
-#define PB_SB_BUCKETS  14 /* latency histogram; the last is +Inf */
-#define PB_SB_ROUTELEN 120
-#define PB_SB_MODLEN   32
+#define PB_SB_WORKERS    256
+#define PB_SB_ROUTES     512
+#define PB_SB_BUCKETS    14 /* latency histogram; the last is +Inf */
+#define PB_SB_ROUTELEN   120
+#define PB_SB_MODLEN     32
+#define PB_SB_QUARANTINE 32 /* modules that can be quarantined at once */
 
 enum pb_worker_state {
     PB_W_EMPTY = 0,
@@ -57,6 +58,14 @@ typedef struct pb_scoreboard {
     uint64_t crashes;
     uint64_t timeouts;
     uint64_t recycled;
+    uint64_t reloads;   /* generations started by a reload */
+    uint64_t rollbacks; /* generations rolled back */
+    /* Modules whose routes answer 503 after crashing too often. The master
+     * writes the names, then bumps quarantine_seq; workers re-read the list
+     * when the sequence changes. */
+    uint32_t quarantine_seq;
+    uint32_t nquarantined;
+    char quarantined[PB_SB_QUARANTINE][PB_SB_MODLEN];
     pb_sb_worker workers[PB_SB_WORKERS];
     pb_sb_route routes[PB_SB_ROUTES];
 } pb_scoreboard;

@@ -402,6 +402,23 @@ static int run_handler(pb_req *req)
     return status;
 }
 
+/* Marks the routes of quarantined modules, when the master changed the list
+ * (a sequence number in the scoreboard; one load per request otherwise). */
+static void refresh_quarantine(pb_worker *w)
+{
+    uint32_t seq = __atomic_load_n(&w->sb->quarantine_seq, __ATOMIC_ACQUIRE);
+    if (seq == w->quarantine_seen)
+        return;
+    w->quarantine_seen = seq;
+    pb_router *r = &w->modules.router;
+    for (size_t i = 0; i < r->n; i++) {
+        r->v[i].quarantined = 0;
+        for (uint32_t q = 0; q < w->sb->nquarantined && q < PB_SB_QUARANTINE; q++)
+            if (strcmp(w->sb->quarantined[q], r->v[i].module) == 0)
+                r->v[i].quarantined = 1;
+    }
+}
+
 /* A GET for "/x/" answers with a redirect to "/x" when that exists. */
 static int trailing_slash_redirect(pb_worker *w, pb_req *req)
 {
@@ -447,7 +464,19 @@ static void serve(pb_worker *w, FCGX_Request *fr)
             slot = route_slot(w, req.match.entry, req.match.method);
             mark_busy(w, slot ? slot->key : req.path, req.match.entry->module);
             w->slot->state = PB_W_BUSY;
-            status = run_handler(&req);
+            refresh_quarantine(w);
+            if (req.match.entry->quarantined) {
+                char why[200];
+                snprintf(why, sizeof why,
+                         "The %s module is stopped: it failed repeatedly and an operator has "
+                         "been told. The rest of the site works.",
+                         req.match.entry->module);
+                json_object_set_new(req.model, "message", json_string(why));
+                json_object_set_new(req.model, "module", json_string(req.match.entry->module));
+                status = 503;
+            } else {
+                status = run_handler(&req);
+            }
             pb_render_respond(&req, status);
         } else if (status == 404 && (status = trailing_slash_redirect(w, &req)) != 0) {
             pb_render_respond(&req, status);

@@ -38,6 +38,7 @@ typedef struct pb_worker {
     pb_buf body;           /* the response body, reused */
     pb_sb_route *unrouted; /* scoreboard counters for requests no route took */
     uint64_t served;
+    uint32_t quarantine_seen; /* the scoreboard's quarantine_seq last applied */
 } pb_worker;
 
 /* Runs a worker: loads the planned modules and templates, then serves

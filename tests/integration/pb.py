@@ -249,9 +249,16 @@ class Master:
             if line.startswith("["):
                 section = line.strip()
             key = line.split("=", 1)[0].strip()
-            if section == "[server]" and "=" in line and key in repl:
+            dotted = f"{section.strip('[]')}.{key}"
+            if "=" in line and dotted in repl:  # "section.key" overrides any section
+                line = f"{key} = {repl.pop(dotted)}"
+            elif section == "[server]" and "=" in line and key in repl:
                 line = f"{key} = {repl[key]}"
             lines.append(line)
+        for dotted, value in repl.items():  # keys the file lacks: their section again
+            if "." in dotted:
+                section, key = dotted.split(".", 1)
+                lines += [f"[{section}]", f"{key} = {value}"]
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.proc = None
@@ -283,6 +290,12 @@ class Master:
         out = subprocess.run([BIN, "-c", self.config, "ctl", "status", "--json"],
                              capture_output=True, text=True, timeout=10, check=True)
         return json.loads(out.stdout)
+
+    def ctl(self, *args, timeout=120):
+        """Runs `plugboard ctl ARGS...` on this master; returns the
+        CompletedProcess."""
+        return subprocess.run([BIN, "-c", self.config, "ctl", *args], capture_output=True,
+                              text=True, timeout=timeout)
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         if self.proc and self.proc.poll() is None:
