@@ -184,7 +184,11 @@ static int stats(pb_req *req)
 /* GET /cache/status - Redis's figures; 503 with the reason when it is down. */
 static int status(pb_req *req)
 {
-    if (fill_server(req))
+    bool up = fill_server(req);
+    json_t *m = host->model(req);
+    json_object_update(m, json_object_get(m, "server")); /* the figures at the top */
+    json_object_del(m, "server");
+    if (up)
         return 200;
     host->set_header(req, "Retry-After", "2");
     return 503;
