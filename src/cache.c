@@ -59,17 +59,6 @@ bool pb_cache_key_ok(const char *key)
     return (size_t)(p - (const unsigned char *)key) <= PB_CACHE_KEY_MAX;
 }
 
-bool pb_cache_split(const char *full, char *ns, size_t nslen, const char **key)
-{
-    const char *colon = full ? strchr(full, ':') : NULL;
-    if (colon == NULL || (size_t)(colon - full) >= nslen)
-        return false;
-    memcpy(ns, full, (size_t)(colon - full));
-    ns[colon - full] = '\0';
-    *key = colon + 1;
-    return pb_cache_ns_ok(ns) && pb_cache_key_ok(*key);
-}
-
 bool pb_cache_path_encode(const char *s, char *out, size_t outlen)
 {
     static const char hex[] = "0123456789ABCDEF";

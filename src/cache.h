@@ -33,9 +33,6 @@ struct pb_req;
 bool pb_cache_ns_ok(const char *ns);
 /* A key or a tag: 1..200 bytes, no control characters (C0 or DEL). */
 bool pb_cache_key_ok(const char *key);
-/* Splits "<ns>:<key>" at the first ':' into ns (a buffer of nslen bytes)
- * and *key (pointing into full). Returns true when both parts are valid. */
-bool pb_cache_split(const char *full, char *ns, size_t nslen, const char **key);
 /* Percent-encodes s for one path segment (RFC 3986 §2.3: unreserved
  * characters stay as they are) into out. Returns false when out is too small. */
 bool pb_cache_path_encode(const char *s, char *out, size_t outlen);
