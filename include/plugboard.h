@@ -394,16 +394,57 @@ struct pb_host {
      * answers PB_ERROR when Redis is unavailable: a cache miss, in effect,
      * so callers fall back to computing the value. */
 
-    /* PB_OK with *value (malloc'd, the caller frees) and *len on a hit,
-     * PB_ABSENT on a miss. */
+    /* Names: ns is [a-z][a-z0-9_]{0,31}; a key or a tag is 1..200 bytes
+     * of UTF-8 without control characters; anything else is PB_INVALID.
+     * A change to the cache is not part of the request's transaction, but
+     * the host settles it with the transaction: entries stored by a request
+     * that rolls back are dropped, and what a request deleted or
+     * invalidated is dropped again once it commits (a reader that filled
+     * the cache from the data as it was before the commit leaves nothing
+     * stale). Invalidate next to the statement that changes the data. */
+
+    /* PB_OK with *value (malloc'd and NUL-terminated for convenience; the
+     * caller frees it) and *len (may be NULL) on a hit, PB_ABSENT on a
+     * miss. Counts a hit or a miss for ns. */
     int (*cache_get)(pb_req *req, const char *ns, const char *key, char **value, size_t *len);
-    /* Stores value for ttl seconds (> 0), tagged with the NULL-terminated
-     * tags (may be NULL) for cache_invalidate_tag. */
+    /* Stores value for ttl seconds (1..31536000), tagged with the
+     * NULL-terminated tags (may be NULL, at most 64) for
+     * cache_invalidate_tag. One round trip. */
     int (*cache_set)(pb_req *req, const char *ns, const char *key, const char *value, size_t len,
                      long ttl, const char *const *tags);
+    /* PB_OK when the entry was there, PB_ABSENT when it was not. */
     int (*cache_del)(pb_req *req, const char *ns, const char *key);
     /* Drops every entry stored with tag, in any namespace. */
     int (*cache_invalidate_tag)(pb_req *req, const char *tag);
+
+    /* --- The cache, for its operators (appended in ABI 1) -----------------
+     * What the cache module's admin page and API use. Every figure is read
+     * from Redis. NULL or PB_ERROR when Redis is unavailable. */
+
+    /* Returns a new object: "namespaces" [{namespace, keys, hits, misses,
+     * sets, hit_ratio (0..1, null before any lookup), hit_percent}] sorted
+     * by name, "totals" (the same fields summed), "tag_sets", and
+     * "keys_exact" (false when the key count stopped after examining
+     * 200,000 keys). Caller owns it. */
+    json_t *(*cache_stats)(pb_req *req);
+    /* Returns a new object {reachable: true, version, uptime_seconds,
+     * used_memory_human, connected_clients, keyspace_hits, keyspace_misses}
+     * from Redis's INFO, or NULL with the reason written to err. */
+    json_t *(*cache_server)(pb_req *req, char *err, size_t errlen);
+    /* Deletes every entry of namespace ns, or of every namespace (and every
+     * tag set) when ns is NULL; with reset_counters also their counters.
+     * Nothing outside the cache (sessions, rate limits, permission sets) is
+     * touched. Returns the number of entries deleted, PB_INVALID for a bad
+     * ns, or PB_ERROR. */
+    long long (*cache_clear)(pb_req *req, const char *ns, bool reset_counters);
+    /* One entry without counting a lookup: PB_OK with *out a new object
+     * {key ("<ns>:<key>"), namespace, name, path (key percent-encoded for
+     * one URL path segment), ttl (seconds, null when it never expires),
+     * bytes}, PB_ABSENT when there is none, PB_INVALID, PB_ERROR. */
+    int (*cache_inspect)(pb_req *req, const char *ns, const char *key, json_t **out);
+    /* Sets an entry's TTL to ttl seconds (1..31536000): PB_OK, PB_ABSENT
+     * when there is no such entry, PB_INVALID, PB_ERROR. */
+    int (*cache_expire)(pb_req *req, const char *ns, const char *key, long ttl);
 };
 
 #endif

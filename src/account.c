@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cache.h"
 #include "log.h"
 #include "params.h"
 #include "request.h"
@@ -262,6 +263,7 @@ void pb_account_settle(pb_req *req, bool committed)
     req->perm_flush = 0;
     if (req->keep)
         run_kept(req, committed);
+    pb_cache_settle(req, committed);
 }
 
 /* --- Sign-out everywhere ------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "cache.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -573,6 +574,15 @@ static const pb_host host_table = {
     .token_refresh = h_token_refresh,
     .view_as = h_view_as,
     .real_user_id = h_real_user_id,
+    .cache_get = pb_cache_get,
+    .cache_set = pb_cache_set,
+    .cache_del = pb_cache_del,
+    .cache_invalidate_tag = pb_cache_invalidate_tag,
+    .cache_stats = pb_cache_stats,
+    .cache_server = pb_cache_server,
+    .cache_clear = pb_cache_clear,
+    .cache_inspect = pb_cache_inspect,
+    .cache_expire = pb_cache_expire,
 };
 
 const pb_host *pb_hostapi(void)

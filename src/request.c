@@ -220,6 +220,7 @@ void pb_request_free(pb_req *req)
     json_decref(req->flash);
     json_decref(req->model);
     json_decref(req->keep);
+    json_decref(req->cache_pending);
     free(req->path);
     free(req->content_type);
     pb_buf_reset(req->headers);

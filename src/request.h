@@ -62,7 +62,8 @@ struct pb_req {
     json_t *keep;   /* statements to run if it does not commit: [[sql, p1...]] */
     int perm_flush; /* cached permission sets to drop after commit: 1 one user's, 2 all */
     char perm_user[40];
-    uint64_t nav_mask; /* bit k: the user holds the k-th permission navigation needs */
+    json_t *cache_pending; /* cache names to drop once the transaction ends (cache.c) */
+    uint64_t nav_mask;     /* bit k: the user holds the k-th permission navigation needs */
 };
 
 /* Reads the request's parameters and body into req->in, applying every

@@ -6,6 +6,7 @@
 #include <plugboard.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const pb_host *host;
@@ -307,6 +308,73 @@ static int team_notes(pb_req *req)
     return 200;
 }
 
+/* --- The cache ---------------------------------------------------------------
+ * GET /test/cache/:ns/:key?value=V&tags=a,b&ttl=N - get-or-compute: a hit
+ * answers the stored value; a miss "computes" V (default "computed"),
+ * stores it with the tags and answers it. With Redis down the value is
+ * still answered ("source": "fallback"). POST /test/cache/rollback/:ns/:key
+ * stores then fails (400): the entry must not survive. */
+
+static int cache_fill(pb_req *req)
+{
+    const char *ns = host->param(req, "ns"), *key = host->param(req, "key");
+    const char *value = "computed", *tagtext = NULL, *tags[9] = {NULL};
+    long long ttl = 60;
+    char tagbuf[400], *v = NULL;
+    size_t len = 0, n = 0;
+    host->input_str(req, "value", 0, 0, 1000, &value);
+    host->input_str(req, "tags", 0, 1, 399, &tagtext);
+    host->input_int(req, "ttl", 0, -5, 100000000, &ttl);
+    if (host->input_errors(req))
+        return 400;
+    snprintf(tagbuf, sizeof tagbuf, "%s", tagtext ? tagtext : "");
+    for (char *save = NULL, *t = strtok_r(tagbuf, ",", &save); t && n < 8;
+         t = strtok_r(NULL, ",", &save))
+        tags[n++] = t;
+    json_t *m = host->model(req);
+    int rc = host->cache_get(req, ns, key, &v, &len);
+    json_object_set_new(m, "get", json_integer(rc));
+    if (rc == PB_OK) {
+        json_object_set_new(m, "source", json_string("cache"));
+        json_object_set_new(m, "value", json_stringn(v, len));
+        free(v);
+        return 200;
+    }
+    if (rc == PB_INVALID)
+        return 400;
+    int set = host->cache_set(req, ns, key, value, strlen(value), (long)ttl, n ? tags : NULL);
+    json_object_set_new(m, "set", json_integer(set));
+    json_object_set_new(m, "source", json_string(rc == PB_ABSENT ? "computed" : "fallback"));
+    json_object_set_new(m, "value", json_string(value));
+    return set == PB_INVALID ? 400 : 200;
+}
+
+static int cache_rollback(pb_req *req)
+{
+    const char *ns = host->param(req, "ns"), *key = host->param(req, "key");
+    int rc = host->cache_set(req, ns, key, "doomed", 6, 60, NULL);
+    json_object_set_new(host->model(req), "set", json_integer(rc));
+    return 400;
+}
+
+/* POST /test/cache/invalidate - {tag}; POST /test/cache/del/:ns/:key. */
+static int cache_invalidate(pb_req *req)
+{
+    const char *tag = NULL;
+    if (host->input_str(req, "tag", PB_REQUIRED, 0, 1000, &tag) != PB_OK)
+        return 400;
+    int rc = host->cache_invalidate_tag(req, tag);
+    json_object_set_new(host->model(req), "result", json_integer(rc));
+    return rc == PB_INVALID ? 400 : rc == PB_OK ? 200 : 503;
+}
+
+static int cache_delete(pb_req *req)
+{
+    int rc = host->cache_del(req, host->param(req, "ns"), host->param(req, "key"));
+    json_object_set_new(host->model(req), "result", json_integer(rc));
+    return rc == PB_INVALID ? 400 : rc == PB_ERROR ? 503 : 200;
+}
+
 static int init(const pb_host *h, char *err, size_t errlen)
 {
     if (sodium_init() < 0) {
@@ -339,6 +407,11 @@ static const pb_route routes[] = {
     {PB_POST, "/test/session/flash", session_flash, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET, "/test/private", private_page, "test:read", PB_JSON_ONLY, NULL},
     {PB_GET, "/test/team-notes", team_notes, "test:read", PB_JSON_ONLY, NULL},
+    {PB_GET, "/test/cache/:ns/:key", cache_fill, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_POST, "/test/cache/rollback/:ns/:key", cache_rollback, NULL, PB_PUBLIC | PB_JSON_ONLY,
+     NULL},
+    {PB_POST, "/test/cache/invalidate", cache_invalidate, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_POST, "/test/cache/del/:ns/:key", cache_delete, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {0},
 };
 
