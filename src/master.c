@@ -35,6 +35,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "module.h"
+#include "scheduler.h"
 #include "scoreboard.h"
 #include "worker.h"
 
@@ -51,10 +52,10 @@ typedef struct pb_master {
     /* Processes beside the workers, each restarted when it ends. */
     struct service {
         const char *name;
-        void (*main)(const pb_config *cfg);
+        void (*main)(const pb_config *cfg, const pb_pathlist *plan);
         pid_t pid;
         int64_t respawn_at; /* 0: not wanted */
-    } services[1];
+    } services[2];
     int nservices;
 } pb_master;
 
@@ -203,8 +204,14 @@ static void on_worker_exit(pb_master *m, int slot, int status)
 }
 
 /* ---------------------------------------------------------------------
- * Services: the mailer
+ * Services: the mailer and the scheduler
  * --------------------------------------------------------------------- */
+
+static void mailer_main(const pb_config *cfg, const pb_pathlist *plan)
+{
+    (void)plan;
+    pb_mailer_main(cfg);
+}
 
 static void service_spawn(pb_master *m, struct service *s)
 {
@@ -216,7 +223,7 @@ static void service_spawn(pb_master *m, struct service *s)
         sigprocmask(SIG_SETMASK, &none, NULL);
         close(m->listen_fd);
         close(m->ctl_fd);
-        s->main(m->cfg);
+        s->main(m->cfg, &m->plan);
     }
     if (pid < 0)
         pb_log(PB_LOG_ERROR, "fork for the %s: %s; retrying in 1 s", s->name, strerror(errno));
@@ -457,9 +464,11 @@ int pb_master_run(const pb_config *cfg)
     for (int i = 0; i < cfg->workers; i++)
         spawn(&m, i);
     if (cfg->smtp_url[0]) { /* no SMTP server configured: mail waits in the outbox */
-        m.services[m.nservices] = (struct service){"mailer", pb_mailer_main, 0, 0};
+        m.services[m.nservices] = (struct service){"mailer", mailer_main, 0, 0};
         service_spawn(&m, &m.services[m.nservices++]);
     }
+    m.services[m.nservices] = (struct service){"scheduler", pb_scheduler_main, 0, 0};
+    service_spawn(&m, &m.services[m.nservices++]);
     pb_log(PB_LOG_INFO, "serving on %s with %ld workers and %zu modules", cfg->socket, cfg->workers,
            m.plan.n);
     run_loop(&m);

@@ -63,6 +63,10 @@ struct pb_req {
     int perm_flush; /* cached permission sets to drop after commit: 1 one user's, 2 all */
     char perm_user[40];
     uint64_t nav_mask; /* bit k: the user holds the k-th permission navigation needs */
+
+    /* A job run (scheduler.c) rather than an HTTP request: fcgi is NULL,
+     * the identity is the run's, and host->job_* answer for it. */
+    struct pb_job_run *job;
 };
 
 /* Reads the request's parameters and body into req->in, applying every
