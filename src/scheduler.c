@@ -48,7 +48,7 @@
 #include "worker.h"
 
 #define MAX_RUNS     64
-#define GRACE_S      15   /* after a claim, time for a runner to take its lock */
+#define GRACE_S      10   /* after a claim, time for a runner to take its lock */
 #define MAX_SLEEP_MS 5000 /* reclaims and schedules are looked at this often at least */
 #define LEASE_EXTRA  60   /* a lease outlives the run's timeout by this much */
 
