@@ -101,12 +101,24 @@ static int exec_sql(sched *s, const char *sql, int n, const char *const *params)
     return r ? 0 : -1;
 }
 
-/* Records every loaded job, and the modules' cron schedules. */
+/* A job's own name, as core.jobs stores it after "<module>.": [a-z][a-z0-9_]*,
+ * with a handler. */
+static bool job_ok(const pb_job *j)
+{
+    size_t n = strlen(j->name);
+    return j->run && n > 0 && n < 64 && j->name[0] >= 'a' && j->name[0] <= 'z' &&
+           strspn(j->name, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+/* Records every loaded job, and the modules' cron schedules. Returns 0, or
+ * -1 when the connection failed. */
 static int register_jobs(sched *s)
 {
     const pb_modset *ms = &s->w.modules;
     for (size_t i = 0; i < ms->n; i++)
         for (const pb_job *j = ms->v[i].desc->jobs; j && j->name; j++) {
+            if (!job_ok(j))
+                continue; /* reported when the modules were loaded */
             char name[128], err[200];
             snprintf(name, sizeof name, "%s.%s", ms->v[i].desc->name, j->name);
             pb_cron c;
@@ -116,7 +128,7 @@ static int register_jobs(sched *s)
                 cron = NULL;
             }
             const char *p[] = {name, cron, s->cfg->sched_timezone};
-            if (exec_sql(s, "SELECT core.job_register($1, $2, $3)", 3, p) < 0)
+            if (exec_sql(s, "SELECT core.job_register($1, $2, $3)", 3, p) < 0 && s->pg == NULL)
                 return -1;
         }
     return 0;
@@ -133,7 +145,7 @@ static int connect_db(sched *s)
         s->pg = NULL;
         return -1;
     }
-    if (exec_sql(s, "LISTEN pb_jobs", 0, NULL) < 0 || register_jobs(s) < 0) {
+    if (exec_sql(s, "LISTEN pb_jobs", 0, NULL) < 0 || register_jobs(s) < 0 || s->pg == NULL) {
         if (s->pg)
             PQfinish(s->pg);
         s->pg = NULL;
@@ -449,6 +461,13 @@ static void load_modules(sched *s, const pb_pathlist *plan)
     s->names[len++] = '{';
     for (size_t i = 0; i < w->modules.n; i++)
         for (const pb_job *j = w->modules.v[i].desc->jobs; j && j->name; j++) {
+            if (!job_ok(j)) {
+                pb_log(PB_LOG_ERROR,
+                       "module %s: job \"%s\" needs a name of [a-z][a-z0-9_]* (at most 63 "
+                       "bytes) and a handler; not run",
+                       w->modules.v[i].desc->name, j->name);
+                continue;
+            }
             int k = snprintf(s->names + len, sizeof s->names - len, "%s\"%s.%s\"", njobs ? "," : "",
                              w->modules.v[i].desc->name, j->name);
             if (k < 0 || (size_t)k >= sizeof s->names - len - 2) {
