@@ -598,6 +598,8 @@ pb_write_config() {
 		timeout=${PB_REQUEST_TIMEOUT:-3}
 		# Sign-in lockouts end quickly, so the throttling test can wait one out.
 		: "${PB_LOGIN_WINDOW:=5}"
+		# Job runs time out quickly, so the timeout test can wait one out.
+		: "${PB_JOB_TIMEOUT:=6}"
 	fi
 	if [ "$PB_MODE" = bench ]; then
 		# The Fortunes module, its template and its table.
@@ -660,6 +662,11 @@ key_file = $PB_VAR/api.key
 [mail]
 smtp_url = smtp://127.0.0.1:$PB_SMTP_PORT
 from = plugboard@localhost
+
+[scheduler]
+timezone = UTC
+concurrency = 2
+job_timeout = ${PB_JOB_TIMEOUT:-300}
 
 [redis]
 socket = $PB_REDIS_SOCK

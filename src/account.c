@@ -7,12 +7,14 @@
 #include <fcgiapp.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "cache.h"
+#include "jobs.h"
 #include "log.h"
 #include "params.h"
 #include "request.h"
@@ -70,11 +72,15 @@ int pb_ident_bearer(pb_req *req, const char *value, char *msg, size_t msglen)
 
 const char *pb_ident_user(pb_req *req)
 {
+    if (req->job)
+        return req->job->user[0] ? req->job->user : NULL;
     return req->bearer ? req->claims.sub : pb_session_user(req);
 }
 
 const char *pb_ident_team(pb_req *req)
 {
+    if (req->job)
+        return req->job->team[0] ? req->job->team : NULL;
     if (req->bearer)
         return req->claims.team[0] ? req->claims.team : NULL;
     return pb_session_team(req);
@@ -82,11 +88,15 @@ const char *pb_ident_team(pb_req *req)
 
 int pb_ident_level(pb_req *req)
 {
+    if (req->job)
+        return atoi(req->job->level);
     return req->bearer ? req->claims.level : pb_session_level(req);
 }
 
 const char *pb_ident_real_user(pb_req *req)
 {
+    if (req->job)
+        return req->job->real[0] ? req->job->real : NULL;
     if (req->bearer)
         return req->claims.real_sub[0] ? req->claims.real_sub : NULL;
     return pb_session_real_user(req);
@@ -187,7 +197,8 @@ int pb_audit(pb_req *req, const char *action, const char *resource_type, const c
     json_decref(diff);
     if (text == NULL)
         return -1;
-    const char *ip = FCGX_GetParam("REMOTE_ADDR", req->fcgi->envp);
+    /* A job run has no client: no address. */
+    const char *ip = req->fcgi ? FCGX_GetParam("REMOTE_ADDR", req->fcgi->envp) : NULL;
     /* Who is signed in now: after a sign-in in this request, the new user
      * (the database context, set when the request began, wins otherwise). */
     const char *uid = pb_ident_user(req), *tid = uid ? pb_ident_team(req) : NULL;

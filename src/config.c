@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cron.h"
 #include "log.h"
 
 enum opt_type {
@@ -89,6 +90,10 @@ static const opt options[] = {
     {"mail", "from", OPT_STR, OFF(mail_from), "plugboard@localhost", 0, 0},
     {"mail", "max_attempts", OPT_LONG, OFF(mail_attempts), "8", 1, 100},
     {"mail", "timeout", OPT_LONG, OFF(mail_timeout), "30", 1, 600},
+    {"scheduler", "timezone", OPT_STR, OFF(sched_timezone), "UTC", 0, 0},
+    {"scheduler", "concurrency", OPT_LONG, OFF(sched_concurrency), "2", 1, 64},
+    {"scheduler", "job_timeout", OPT_LONG, OFF(job_timeout), "300", 1, 86400},
+    {"scheduler", "max_attempts", OPT_LONG, OFF(job_max_attempts), "5", 1, 100},
     {"redis", "socket", OPT_PATH, OFF(redis_socket), "", 0, 0},
     {"redis", "host", OPT_STR, OFF(redis_host), "127.0.0.1", 0, 0},
     {"redis", "port", OPT_LONG, OFF(redis_port), "6379", 1, 65535},
@@ -365,6 +370,13 @@ int pb_config_validate(const pb_config *c, char *err, size_t errlen)
     }
     if (c->socket[0] == '\0' || c->pidfile[0] == '\0' || c->control_socket[0] == '\0') {
         snprintf(err, errlen, "[server] socket, control_socket and pidfile must be set");
+        return -1;
+    }
+    if (!pb_cron_zone_valid(c->sched_timezone)) {
+        snprintf(err, errlen,
+                 "[scheduler] timezone \"%s\" is not a time zone name (such as UTC "
+                 "or Europe/Berlin)",
+                 c->sched_timezone);
         return -1;
     }
     return 0;

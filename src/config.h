@@ -62,6 +62,11 @@ typedef struct pb_config {
     long mail_attempts; /* a message fails for good after this many tries */
     long mail_timeout;  /* seconds per SMTP conversation */
 
+    char *sched_timezone;   /* zone of the modules' cron schedules */
+    long sched_concurrency; /* runs at once */
+    long job_timeout;       /* seconds a run may take before it is killed */
+    long job_max_attempts;  /* a run is dead-lettered after this many failures */
+
     char *redis_socket;
     char *redis_host;
     long redis_port;

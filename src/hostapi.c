@@ -12,6 +12,7 @@
 
 #include "account.h"
 #include "cache.h"
+#include "jobs.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -251,11 +252,15 @@ static int h_redis_ping(pb_req *req, char *err, size_t errlen)
 
 static json_t *h_status(pb_req *req)
 {
+    if (req->w->sb == NULL) /* the scheduler has no scoreboard */
+        return json_object();
     return pb_metrics_status(req->w->sb, req->w->cfg);
 }
 
 static int h_send_metrics(pb_req *req)
 {
+    if (req->w->sb == NULL)
+        return PB_ERROR;
     pb_buf b = PB_BUF_INIT;
     int rc = pb_metrics_prometheus(req->w->sb, &b);
     if (rc == 0)
@@ -341,8 +346,8 @@ static int rate_limits(pb_req *req, const char *cls, long *limit, long *window)
 
 static const char *h_client_ip(pb_req *req)
 {
-    const char *ip = FCGX_GetParam("REMOTE_ADDR", req->fcgi->envp);
-    return ip ? ip : "";
+    const char *ip = req->fcgi ? FCGX_GetParam("REMOTE_ADDR", req->fcgi->envp) : NULL;
+    return ip ? ip : ""; /* a job run has no client */
 }
 
 static void rate_key(pb_req *req, const char *cls, const char *key, char *out, size_t n)
@@ -485,6 +490,29 @@ static const char *h_real_user_id(pb_req *req)
     return pb_ident_real_user(req);
 }
 
+/* --- Jobs -------------------------------------------------------------------- */
+
+static long long h_job_enqueue(pb_req *req, const char *name, json_t *payload, const char *key,
+                               long delay)
+{
+    return pb_job_enqueue(req, name, payload, key, delay);
+}
+
+static json_t *h_job_payload(pb_req *req)
+{
+    return req->job ? req->job->payload : NULL;
+}
+
+static long long h_job_id(pb_req *req)
+{
+    return req->job ? req->job->id : 0;
+}
+
+static int h_job_progress(pb_req *req, int percent, const char *message)
+{
+    return pb_job_progress(req, percent, message);
+}
+
 int pb_rate_take(pb_req *req, const char *cls, const char *key, long *retry_after)
 {
     long limit, window;
@@ -583,6 +611,10 @@ static const pb_host host_table = {
     .cache_clear = pb_cache_clear,
     .cache_inspect = pb_cache_inspect,
     .cache_expire = pb_cache_expire,
+    .job_enqueue = h_job_enqueue,
+    .job_payload = h_job_payload,
+    .job_id = h_job_id,
+    .job_progress = h_job_progress,
 };
 
 const pb_host *pb_hostapi(void)

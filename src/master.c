@@ -37,6 +37,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "module.h"
+#include "scheduler.h"
 #include "scoreboard.h"
 #include "worker.h"
 
@@ -77,10 +78,12 @@ typedef struct pb_master {
     /* Processes beside the workers, each restarted when it ends. */
     struct service {
         const char *name;
-        void (*main)(const pb_config *cfg);
+        void (*main)(const pb_config *cfg, const pb_pathlist *plan);
         pid_t pid;
         int64_t respawn_at; /* 0: not wanted */
-    } services[1];
+        bool follows_plan;  /* loads the modules: restarted with each generation */
+        bool renewing;      /* told to stop for that: restart at once, quietly */
+    } services[2];
     int nservices;
 } pb_master;
 
@@ -239,8 +242,14 @@ static void on_worker_exit(pb_master *m, int slot, int status)
 }
 
 /* ---------------------------------------------------------------------
- * Services: the mailer
+ * Services: the mailer and the scheduler
  * --------------------------------------------------------------------- */
+
+static void mailer_main(const pb_config *cfg, const pb_pathlist *plan)
+{
+    (void)plan;
+    pb_mailer_main(cfg);
+}
 
 static void service_spawn(pb_master *m, struct service *s)
 {
@@ -254,7 +263,7 @@ static void service_spawn(pb_master *m, struct service *s)
         close(m->ctl_fd);
         if (m->reload.client >= 0)
             close(m->reload.client);
-        s->main(m->cfg);
+        s->main(m->cfg, &m->plan);
     }
     if (pid < 0)
         pb_log(PB_LOG_ERROR, "fork for the %s: %s; retrying in 1 s", s->name, strerror(errno));
@@ -271,7 +280,10 @@ static int on_service_exit(pb_master *m, pid_t pid, int status)
         if (s->pid != pid)
             continue;
         s->pid = 0;
-        if (!m->stopping) {
+        if (s->renewing && !m->stopping) {
+            s->renewing = false;
+            s->respawn_at = 1; /* the next tick, on the serving generation's modules */
+        } else if (!m->stopping) {
             if (WIFSIGNALED(status))
                 pb_log(PB_LOG_ERROR, "%s %d died: signal %d (%s); restarting", s->name, (int)pid,
                        WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -725,6 +737,13 @@ static void check_reload(pb_master *m)
         pb_log(PB_LOG_INFO, "generation %u serving (%s took %.0f ms); the previous drains", gen,
                m->reload.why, took);
         drop_old_generations(m);
+        /* Services that load the modules finish what they run and come back
+         * on the new set (the scheduler lets running jobs end first). */
+        for (int i = 0; i < m->nservices; i++)
+            if (m->services[i].follows_plan && m->services[i].pid) {
+                m->services[i].renewing = true;
+                kill(m->services[i].pid, SIGTERM);
+            }
         reload_answer(m, json_pack("{s:b, s:i, s:f, s:i}", "ok", 1, "generation", (int)gen,
                                    "took_ms", took, "modules", (int)m->plan.n));
         return;
@@ -1058,9 +1077,11 @@ int pb_master_run(const pb_config *cfg)
         spawn(&m, i);
     }
     if (cfg->smtp_url[0]) { /* no SMTP server configured: mail waits in the outbox */
-        m.services[m.nservices] = (struct service){"mailer", pb_mailer_main, 0, 0};
+        m.services[m.nservices] = (struct service){"mailer", mailer_main, 0, 0, false, false};
         service_spawn(&m, &m.services[m.nservices++]);
     }
+    m.services[m.nservices] = (struct service){"scheduler", pb_scheduler_main, 0, 0, true, false};
+    service_spawn(&m, &m.services[m.nservices++]);
     pb_log(PB_LOG_INFO, "serving on %s with %ld workers and %zu modules", cfg->socket, cfg->workers,
            m.plan.n);
     run_loop(&m);

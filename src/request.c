@@ -21,7 +21,7 @@
 
 static const char *param(pb_req *req, const char *name)
 {
-    return FCGX_GetParam(name, req->fcgi->envp);
+    return req->fcgi ? FCGX_GetParam(name, req->fcgi->envp) : NULL; /* NULL: a job run */
 }
 
 const char *pb_request_header(pb_req *req, const char *name)

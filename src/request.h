@@ -64,6 +64,10 @@ struct pb_req {
     char perm_user[40];
     json_t *cache_pending; /* cache names to drop once the transaction ends (cache.c) */
     uint64_t nav_mask;     /* bit k: the user holds the k-th permission navigation needs */
+
+    /* A job run (scheduler.c) rather than an HTTP request: fcgi is NULL,
+     * the identity is the run's, and host->job_* answer for it. */
+    struct pb_job_run *job;
 };
 
 /* Reads the request's parameters and body into req->in, applying every

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const pb_host *host;
 
@@ -374,6 +375,83 @@ static int cache_delete(pb_req *req)
     json_object_set_new(host->model(req), "result", json_integer(rc));
     return rc == PB_INVALID ? 400 : rc == PB_ERROR ? 503 : 200;
 }
+/* --- Jobs ------------------------------------------------------------------ */
+
+/* POST /test/jobs - enqueues a run of `name` (default testkit.record) with
+ * the payload fields tag, steps, step_ms and fail, an optional key and
+ * delay; answers its id, and what the job functions say outside a run. */
+static int enqueue_job(pb_req *req)
+{
+    const char *name = "testkit.record", *tag = NULL, *fail = NULL, *key = NULL;
+    long long steps = 0, step_ms = 0, delay = 0;
+    host->input_str(req, "name", 0, 1, 120, &name);
+    host->input_str(req, "tag", 0, 1, 100, &tag);
+    host->input_str(req, "fail", 0, 1, 200, &fail);
+    host->input_str(req, "key", 0, 1, 200, &key);
+    host->input_int(req, "steps", 0, 0, 1000, &steps);
+    host->input_int(req, "step_ms", 0, 0, 600000, &step_ms);
+    host->input_int(req, "delay", 0, 0, 86400, &delay);
+    if (host->input_errors(req))
+        return 400;
+    json_t *payload = json_pack("{s:s?, s:I, s:I, s:s?}", "tag", tag, "steps", (json_int_t)steps,
+                                "step_ms", (json_int_t)step_ms, "fail", fail);
+    long long id = host->job_enqueue(req, name, payload, key, (long)delay);
+    json_decref(payload);
+    json_t *m = host->model(req);
+    json_object_set_new(m, "id", json_integer(id));
+    json_object_set_new(m, "outside_id", json_integer(host->job_id(req)));
+    json_object_set_new(m, "outside_payload", json_boolean(host->job_payload(req) != NULL));
+    json_object_set_new(m, "outside_progress", json_integer(host->job_progress(req, 5, "x")));
+    return id > 0 ? 200 : PB_ERROR;
+}
+
+/* The job testkit.record: writes one result row (in the run's
+ * transaction, so it exists only if the run commits) and an audit row,
+ * then sleeps `steps` times `step_ms`, reporting progress; fails with the
+ * payload's `fail` text when there is one. */
+static int job_record(pb_req *req)
+{
+    json_t *p = host->job_payload(req);
+    const char *tag = json_string_value(json_object_get(p, "tag"));
+    const char *fail = json_string_value(json_object_get(p, "fail"));
+    long long steps = json_integer_value(json_object_get(p, "steps"));
+    long long step_ms = json_integer_value(json_object_get(p, "step_ms"));
+    char id[24], level[12];
+    snprintf(id, sizeof id, "%lld", host->job_id(req));
+    snprintf(level, sizeof level, "%d", host->role_level(req));
+    const char *params[] = {id,
+                            tag,
+                            host->user_id(req),
+                            host->team_id(req),
+                            level,
+                            host->client_ip(req),
+                            host->header(req, "User-Agent")};
+    if (host->db_query(req,
+                       "INSERT INTO testkit.job_results (job_id, tag, user_id, team_id, level, ip, "
+                       "agent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                       7, params, NULL) < 0 ||
+        host->audit(req, "testkit.job", "job", id, NULL, p, 0) != PB_OK)
+        return PB_ERROR;
+    for (long long i = 0; i < steps; i++) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "step %lld of %lld", i + 1, steps);
+        if (host->job_progress(req, (int)(i * 100 / steps), msg) != PB_OK)
+            return PB_ERROR;
+        struct timespec ts = {step_ms / 1000, (step_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (fail) {
+        json_object_set_new(host->model(req), "error", json_string(fail));
+        return PB_ERROR;
+    }
+    return PB_OK;
+}
+
+static const pb_job jobs[] = {
+    {"record", NULL, job_record},
+    {"tick", "0 3 * * *", job_record}, /* a module's cron schedule, in [scheduler] timezone */
+    {0},
+};
 
 static int init(const pb_host *h, char *err, size_t errlen)
 {
@@ -412,6 +490,7 @@ static const pb_route routes[] = {
      NULL},
     {PB_POST, "/test/cache/invalidate", cache_invalidate, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_POST, "/test/cache/del/:ns/:key", cache_delete, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
+    {PB_POST, "/test/jobs", enqueue_job, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {0},
 };
 
@@ -420,5 +499,6 @@ PB_MODULE = {
     .name = "testkit",
     .version = "0.0.1",
     .routes = routes,
+    .jobs = jobs,
     .init = init,
 };
