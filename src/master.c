@@ -170,9 +170,17 @@ static void on_crash(pb_master *m, uint32_t gen, const char *module);
 static void spawn(pb_master *m, int slot)
 {
     pb_sb_worker *w = &m->sb->workers[slot];
+    /* The slot is made ready before the fork: a child that starts quickly
+     * marks itself idle, and that must not be overwritten afterwards (the
+     * generation would never count as up). */
+    memset(w, 0, sizeof *w);
+    w->generation = m->sb->generation;
+    w->started_ns = pb_now_ns();
+    w->state = PB_W_STARTING;
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
+        memset(w, 0, sizeof *w);
         pb_log(PB_LOG_ERROR, "fork: %s; retrying in 1 s", strerror(errno));
         m->respawn_at[slot] = pb_now_ns() + 1000000000;
         return;
@@ -185,11 +193,7 @@ static void spawn(pb_master *m, int slot)
             close(m->reload.client);
         pb_worker_main(m->cfg, m->sb, slot, m->sb->generation, m->listen_fd, &m->plan);
     }
-    memset(w, 0, sizeof *w);
     w->pid = pid;
-    w->generation = m->sb->generation;
-    w->started_ns = pb_now_ns();
-    w->state = PB_W_STARTING;
     m->respawn_at[slot] = 0;
 }
 

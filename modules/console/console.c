@@ -142,7 +142,7 @@ static int control(pb_req *req, const char *action, const char *command, const c
     char text[600];
     if (rc == PB_OK) {
         long long gen = json_integer_value(json_object_get(reply, "generation"));
-        long long ms = json_integer_value(json_object_get(reply, "took_ms"));
+        long long ms = (long long)json_number_value(json_object_get(reply, "took_ms"));
         if (name)
             snprintf(text, sizeof text, "Module %s is %sd: generation %lld is serving (%lld ms).",
                      name, command, gen, ms);

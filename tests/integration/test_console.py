@@ -131,6 +131,7 @@ class ConsoleTest(unittest.TestCase):
 
     def test_disable_and_enable_take_effect_through_a_generation(self):
         gen = self.report()["generation"]
+        self.assertIn('href="/cache"', self.admin.page("/admin/modules")[1])
         try:
             status, doc = self.admin.api("POST", "/admin/modules/crashy/disable")
             self.assertEqual(status, 200, doc)
@@ -145,7 +146,6 @@ class ConsoleTest(unittest.TestCase):
             html = self.admin.page("/admin/modules")[1]
             self.assertIn('action="/admin/modules/crashy/enable"', html)
             # Its navigation vanishes too: cache has a nav entry.
-            self.assertIn('href="/cache"', html)
             settle()
             status, headers, _ = self.admin.form("/admin/modules/cache/disable", {})
             self.assertEqual((status, headers.get("location")), (303, "/admin/modules"), headers)
@@ -189,7 +189,7 @@ class ConsoleTest(unittest.TestCase):
         status, doc = self.admin.api("POST", "/admin/modules/reload")
         self.assertEqual(status, 200, doc)
         self.assertEqual(doc["result"]["generation"], gen + 2)
-        self.assertIsInstance(doc["result"]["took_ms"], int)
+        self.assertIsInstance(doc["result"]["took_ms"], (int, float))
         self.assertIn(("modules.reload", None), self.audit_actions())
 
     def test_protected_modules_are_refused(self):
