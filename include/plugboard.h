@@ -445,6 +445,29 @@ struct pb_host {
     /* Sets an entry's TTL to ttl seconds (1..31536000): PB_OK, PB_ABSENT
      * when there is no such entry, PB_INVALID, PB_ERROR. */
     int (*cache_expire)(pb_req *req, const char *ns, const char *key, long ttl);
+
+    /* --- The modules console (appended in ABI 1) ---------------------------
+     * What the console module shows and does; admin pages only. */
+
+    /* Returns a new object (caller owns): "modules" [{name, version,
+     * build_id (GNU build-id, hex, or null), file, sha256 (of the file, hex),
+     * generation, loaded_at (ISO 8601 UTC), state ("active",
+     * "quarantined"), requests, errors (5xx), p50_le_ms and p99_le_ms (the
+     * upper bound of the histogram bucket holding the quantile; null
+     * without requests or past the last bound), p50_text and p99_text
+     * ("\u2264 5 ms")}], followed by modules this worker does not run
+     * ({name, state "failed" or "disabled", reason?, file?});
+     * "generation", "loaded_at", and "master" {reachable, generation} or
+     * {reachable: false, message} when the master did not answer within
+     * 1 s (states are then those of this worker). */
+    json_t *(*module_report)(pb_req *req);
+    /* Asks the master to "reload", or to "enable" or "disable" name
+     * ([a-z][a-z0-9_]*; takes effect through a new generation), and waits
+     * for the answer (up to [modules] start_timeout + 60 s). PB_OK with
+     * *reply {ok, generation, took_ms}; PB_INVALID when refused, *reply
+     * {error, reason?}; PB_ERROR when the master cannot be reached, *reply
+     * {error}. *reply is a new object the caller owns. */
+    int (*module_control)(pb_req *req, const char *command, const char *name, json_t **reply);
 };
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "account.h"
 #include "cache.h"
+#include "console.h"
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
@@ -615,6 +616,8 @@ static const pb_host host_table = {
     .job_payload = h_job_payload,
     .job_id = h_job_id,
     .job_progress = h_job_progress,
+    .module_report = pb_console_report,
+    .module_control = pb_console_control,
 };
 
 const pb_host *pb_hostapi(void)

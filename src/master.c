@@ -862,9 +862,12 @@ static json_t *ctl_status(pb_master *m)
 
 static void module_name(const char *path, char *out, size_t n)
 {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t len = strcspn(base, "\t");
+    size_t plen = strcspn(path, "\t"); /* "path<TAB>reason": the reason may hold '/' */
+    const char *base = path;
+    for (size_t i = 0; i < plen; i++)
+        if (path[i] == '/')
+            base = path + i + 1;
+    size_t len = plen - (size_t)(base - path);
     if (len > 3 && strncmp(base + len - 3, ".so", 3) == 0)
         len -= 3;
     snprintf(out, n, "%.*s", (int)len, base);

@@ -11,24 +11,60 @@
 
 #include "router.h"
 
-double pb_metrics_quantile(const uint64_t *hist, double q)
+/* The bucket holding quantile q of hist, with the rank sought and the
+ * count below the bucket; -1 for an empty histogram. */
+static int quantile_bucket(const uint64_t *hist, double q, double *rank, double *seen)
 {
     uint64_t total = 0;
     for (int i = 0; i < PB_SB_BUCKETS; i++)
         total += hist[i];
     if (total == 0)
-        return 0;
-    double rank = q * (double)total, seen = 0;
+        return -1;
+    *rank = q * (double)total;
+    *seen = 0;
     for (int i = 0; i < PB_SB_BUCKETS; i++) {
-        if (seen + (double)hist[i] >= rank && hist[i] > 0) {
-            if (i == PB_SB_BUCKETS - 1) /* +Inf: the highest finite bound */
-                return pb_sb_bucket_le[PB_SB_BUCKETS - 2];
-            double lo = i ? pb_sb_bucket_le[i - 1] : 0, hi = pb_sb_bucket_le[i];
-            return lo + (hi - lo) * (rank - seen) / (double)hist[i];
-        }
-        seen += (double)hist[i];
+        if (*seen + (double)hist[i] >= *rank && hist[i] > 0)
+            return i;
+        *seen += (double)hist[i];
     }
-    return pb_sb_bucket_le[PB_SB_BUCKETS - 2];
+    return PB_SB_BUCKETS - 1;
+}
+
+double pb_metrics_quantile(const uint64_t *hist, double q)
+{
+    double rank, seen;
+    int i = quantile_bucket(hist, q, &rank, &seen);
+    if (i < 0)
+        return 0;
+    if (i == PB_SB_BUCKETS - 1) /* +Inf: the highest finite bound */
+        return pb_sb_bucket_le[PB_SB_BUCKETS - 2];
+    double lo = i ? pb_sb_bucket_le[i - 1] : 0, hi = pb_sb_bucket_le[i];
+    return lo + (hi - lo) * (rank - seen) / (double)hist[i];
+}
+
+double pb_metrics_quantile_le(const uint64_t *hist, double q)
+{
+    double rank, seen;
+    int i = quantile_bucket(hist, q, &rank, &seen);
+    if (i < 0)
+        return -1;
+    return i == PB_SB_BUCKETS - 1 ? INFINITY : pb_sb_bucket_le[i];
+}
+
+void pb_metrics_module_totals(const pb_scoreboard *sb, const char *module, uint64_t *requests,
+                              uint64_t *errors, uint64_t hist[PB_SB_BUCKETS])
+{
+    *requests = *errors = 0;
+    memset(hist, 0, sizeof(uint64_t) * PB_SB_BUCKETS);
+    for (int i = 0; i < PB_SB_ROUTES; i++) {
+        const pb_sb_route *r = &sb->routes[i];
+        if (__atomic_load_n(&r->used, __ATOMIC_ACQUIRE) != 2 || strcmp(r->module, module) != 0)
+            continue;
+        *requests += __atomic_load_n(&r->count, __ATOMIC_RELAXED);
+        *errors += __atomic_load_n(&r->status[5], __ATOMIC_RELAXED);
+        for (int k = 0; k < PB_SB_BUCKETS; k++)
+            hist[k] += __atomic_load_n(&r->hist[k], __ATOMIC_RELAXED);
+    }
 }
 
 static json_t *worker_json(const pb_sb_worker *w, int64_t now)

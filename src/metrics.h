@@ -25,4 +25,14 @@ json_t *pb_metrics_modules(const pb_modset *ms);
  * linearly inside the bucket, as Prometheus' histogram_quantile does. */
 double pb_metrics_quantile(const uint64_t *hist, double q);
 
+/* The upper bound (seconds) of the bucket holding quantile q: what the
+ * histogram can honestly say ("at most"). INFINITY for the +Inf bucket, -1
+ * for an empty histogram. */
+double pb_metrics_quantile_le(const uint64_t *hist, double q);
+
+/* Sums the counters of every route of module: requests, 5xx answers and
+ * the latency histogram. */
+void pb_metrics_module_totals(const pb_scoreboard *sb, const char *module, uint64_t *requests,
+                              uint64_t *errors, uint64_t hist[PB_SB_BUCKETS]);
+
 #endif
