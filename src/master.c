@@ -66,6 +66,7 @@ typedef struct pb_master {
         const char *why;    /* "reload" or "rollback" */
     } reload;
     int64_t retire_deadline; /* old generation: TERM after, KILL 2 s later */
+    uint32_t serving_gen;    /* the last generation that came up */
     uint32_t probation_gen;  /* crashes of this generation roll it back ... */
     int64_t probation_until; /* ... until then */
     int probation_crashes;
@@ -170,10 +171,18 @@ static void on_crash(pb_master *m, uint32_t gen, const char *module);
 static void spawn(pb_master *m, int slot)
 {
     pb_sb_worker *w = &m->sb->workers[slot];
+    /* The slot is set up before the fork: a worker that loads fast marks
+     * itself idle before the master would run again, and must not be
+     * overwritten back to "starting". */
+    memset(w, 0, sizeof *w);
+    w->generation = m->sb->generation;
+    w->started_ns = pb_now_ns();
+    __atomic_store_n(&w->state, PB_W_STARTING, __ATOMIC_RELEASE);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         pb_log(PB_LOG_ERROR, "fork: %s; retrying in 1 s", strerror(errno));
+        w->state = PB_W_EMPTY;
         m->respawn_at[slot] = pb_now_ns() + 1000000000;
         return;
     }
@@ -185,11 +194,7 @@ static void spawn(pb_master *m, int slot)
             close(m->reload.client);
         pb_worker_main(m->cfg, m->sb, slot, m->sb->generation, m->listen_fd, &m->plan);
     }
-    memset(w, 0, sizeof *w);
     w->pid = pid;
-    w->generation = m->sb->generation;
-    w->started_ns = pb_now_ns();
-    w->state = PB_W_STARTING;
     m->respawn_at[slot] = 0;
 }
 
@@ -704,9 +709,14 @@ static void check_reload(pb_master *m)
 {
     int64_t now = pb_now_ns();
     if (m->retire_deadline && now > m->retire_deadline) {
-        /* Old workers past the drain deadline: TERM, then KILL. */
+        /* Retired workers past the drain deadline: TERM, then KILL. Only
+         * those no longer wanted: a reload may be starting the next one. */
         int sig = now > m->retire_deadline + 2000000000LL ? SIGKILL : SIGTERM;
-        signal_generation(m, m->sb->generation, true, sig);
+        for (int i = 0; i < PB_SB_WORKERS; i++) {
+            pb_sb_worker *w = &m->sb->workers[i];
+            if (w->pid && !m->want[i] && w->generation < m->serving_gen)
+                kill(w->pid, sig);
+        }
         if (sig == SIGKILL)
             m->retire_deadline = 0;
     }
@@ -724,6 +734,7 @@ static void check_reload(pb_master *m)
     if (up == want) {
         double took = (double)(now - m->reload.started_ns) / 1e6;
         signal_generation(m, gen, true, SIGQUIT); /* finish the current request, then exit */
+        m->serving_gen = gen;
         m->retire_deadline = now + m->cfg->drain_timeout * 1000000000LL;
         m->reload.active = false;
         if (strcmp(m->reload.why, "reload") == 0) {
@@ -766,7 +777,7 @@ static void check_reload(pb_master *m)
             wanted++;
         }
     }
-    m->sb->generation = gen - 1;
+    m->sb->generation = m->serving_gen;
     m->reload.active = false;
     pb_pathlist bad = m->plan;
     m->plan = m->prev_plan;
@@ -1069,7 +1080,7 @@ int pb_master_run(const pb_config *cfg)
         pb_log(PB_LOG_ERROR, "not starting: %s", err);
         goto out;
     }
-    m.sb->generation = 1;
+    m.sb->generation = m.serving_gen = 1;
     drop_old_generations(&m); /* what an earlier run kept */
     m.sb->nworkers = (uint32_t)cfg->workers;
     for (int i = 0; i < cfg->workers; i++) {

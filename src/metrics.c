@@ -96,8 +96,11 @@ json_t *pb_metrics_status(const pb_scoreboard *sb, const pb_config *cfg)
     strftime(started_text, sizeof started_text, "%Y-%m-%d %H:%M UTC", &tm);
     int64_t up = (now - sb->started_ns) / 1000000000;
     duration_text(up, uptime_text, sizeof uptime_text);
+    json_t *quarantined = json_array();
+    for (uint32_t i = 0; i < sb->nquarantined && i < PB_SB_QUARANTINE; i++)
+        json_array_append_new(quarantined, json_string(sb->quarantined[i]));
     return json_pack("{s:s, s:s, s:s, s:I, s:s, s:i, s:{s:i, s:i, s:i, s:i, s:i, s:o}, s:I, s:I, "
-                     "s:I, s:I, s:o}",
+                     "s:I, s:I, s:I, s:I, s:o, s:o}",
                      "version", PACKAGE_VERSION, "started_at", started, "started_text",
                      started_text, "uptime_seconds", (json_int_t)up, "uptime_text", uptime_text,
                      "generation", (int)sb->generation, "workers", "configured", (int)cfg->workers,
@@ -105,7 +108,8 @@ json_t *pb_metrics_status(const pb_scoreboard *sb, const pb_config *cfg)
                      counts[PB_W_BUSY], "draining", counts[PB_W_DRAINING], "list", workers,
                      "respawns", (json_int_t)sb->respawns, "crashes", (json_int_t)sb->crashes,
                      "timeouts", (json_int_t)sb->timeouts, "recycled", (json_int_t)sb->recycled,
-                     "routes", routes);
+                     "reloads", (json_int_t)sb->reloads, "rollbacks", (json_int_t)sb->rollbacks,
+                     "quarantined", quarantined, "routes", routes);
 }
 
 /* Prometheus label values escape backslash, double quote and newline. */
@@ -205,6 +209,12 @@ int pb_metrics_prometheus(const pb_scoreboard *sb, pb_buf *b)
                  "counter", sb->recycled);
     prom_counter(b, "plugboard_generation", "The current worker generation.", "gauge",
                  sb->generation);
+    prom_counter(b, "plugboard_reloads_total", "Worker generations started by a reload.", "counter",
+                 sb->reloads);
+    prom_counter(b, "plugboard_rollbacks_total",
+                 "Generations rolled back to the previous module set.", "counter", sb->rollbacks);
+    prom_counter(b, "plugboard_modules_quarantined", "Modules quarantined after repeated crashes.",
+                 "gauge", sb->nquarantined);
     pb_buf_printf(b,
                   "# HELP plugboard_uptime_seconds Seconds since the master started.\n"
                   "# TYPE plugboard_uptime_seconds gauge\nplugboard_uptime_seconds %.3f\n",

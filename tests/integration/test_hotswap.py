@@ -95,6 +95,33 @@ class ReloadUnderLoadTest(unittest.TestCase):
         self.assertEqual(pb.request("GET", "/")[0], 200)
 
 
+class KillWorkersUnderLoadTest(unittest.TestCase):
+    def test_a_worker_killed_every_second_costs_at_most_its_own_request(self):
+        seconds = 10
+        load, killed = {}, []
+        wrk = threading.Thread(target=lambda: load.update(pb.run_wrk("/", seconds, 64)))
+        wrk.start()
+        time.sleep(0.5)
+        import json
+        import random
+        for _ in range(seconds - 2):
+            status = json.loads(ctl("status", "--json").stdout)
+            pids = [w["pid"] for w in status["workers"]["list"] if w["pid"]]
+            pid = random.choice(pids)
+            try:
+                os.kill(pid, 9)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+            time.sleep(1)
+        wrk.join()
+        failed = load["non_2xx"] + load["socket_errors"]
+        self.assertGreater(load["requests"], 0, load.get("output"))
+        self.assertLessEqual(failed, len(killed), load["output"])
+        print(f"\n  kill -9: {len(killed)} workers killed during {seconds} s of wrk -c64: "
+              f"{load['requests']} requests, {failed} failed")
+
+
 class BrokenModuleTest(unittest.TestCase):
     def test_a_broken_module_refuses_the_reload_and_nothing_fails(self):
         extra = os.path.join(pb.VAR, "modules-extra")
@@ -168,7 +195,20 @@ class QuarantineAndRollbackTest(unittest.TestCase):
 
     def test_a_module_that_keeps_crashing_is_quarantined(self):
         since = last_event_id()
-        body = self.crash_until("/test/crash", 503)
+        # Other modules' routes under load meanwhile: none of them may fail.
+        stop, others = threading.Event(), []
+        def load():
+            while not stop.is_set():
+                others.append(self.get("/test/swap")[0])
+        worker = threading.Thread(target=load)
+        worker.start()
+        try:
+            body = self.crash_until("/test/crash", 503)
+        finally:
+            stop.set()
+            worker.join()
+        self.assertTrue(others)
+        self.assertEqual(set(others), {200}, "a request to another route failed")
         self.assertIn(b"crashy", body)
         # Only its routes: the rest of the site, and its own kin, serve.
         self.assertEqual(self.get("/healthz")[0], 200)
