@@ -460,7 +460,10 @@ struct pb_host {
      * strings (empty = any): "level" (the least severe shown: "warn" gives
      * warn and error), "role", "module" (equal), "text" (a substring of msg
      * or any field value, ASCII case-insensitive), "since" (inclusive) and
-     * "until" (exclusive), UTC times "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]". An
+     * "until" (exclusive), UTC times "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]", and
+     * "skip" (digits, with until): until becomes inclusive and that many of
+     * the newest matches at exactly until are left out, so a next page
+     * loses nothing that shared the oldest shown record's millisecond. An
      * invalid filter gives {"errors": {field: message}} instead. NULL when
      * the file cannot be read or memory runs out. */
     json_t *(*log_search)(pb_req *req, const json_t *filter, size_t limit);

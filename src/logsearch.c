@@ -26,6 +26,7 @@ typedef struct filter {
     int level; /* the least severe level shown; -1 = any */
     const char *role, *module, *text;
     char since[96], until[96]; /* canonical, "" = unbounded */
+    long skip;                 /* with until: records at exactly until to leave out; -1 = none */
 } filter;
 
 /* --- The filter --------------------------------------------------------------- */
@@ -77,7 +78,8 @@ static json_t *filter_parse(const json_t *in, filter *f)
     json_t *errors = json_object();
     const char *level = member(in, "level"), *since = member(in, "since"),
                *until = member(in, "until");
-    *f = (filter){.level = -1};
+    *f = (filter){.level = -1, .skip = -1};
+    const char *skip = member(in, "skip");
     f->role = member(in, "role");
     f->module = member(in, "module");
     f->text = member(in, "text");
@@ -87,6 +89,11 @@ static json_t *filter_parse(const json_t *in, filter *f)
         json_object_set_new(errors, "since", json_string("must be a time: YYYY-MM-DDTHH:MM:SS"));
     if (until && canonical_time(until, f->until) < 0)
         json_object_set_new(errors, "until", json_string("must be a time: YYYY-MM-DDTHH:MM:SS"));
+    char *end = NULL;
+    if (skip && (f->skip = strtol(skip, &end, 10), *end || f->skip < 0 || f->skip > 1000000))
+        json_object_set_new(errors, "skip", json_string("must be a whole number, 0 or more"));
+    if (skip && !until)
+        json_object_set_new(errors, "skip", json_string("needs until"));
     if (f->since[0] && f->until[0] && strcmp(f->since, f->until) >= 0)
         json_object_set_new(errors, "until", json_string("must be later than the start"));
     if (json_object_size(errors) == 0) {
@@ -122,7 +129,7 @@ static bool matches(const json_t *rec, const filter *f)
         return false;
     if (f->since[0] && strcmp(ts, f->since) < 0)
         return false;
-    if (f->until[0] && strcmp(ts, f->until) >= 0)
+    if (f->until[0] && strcmp(ts, f->until) >= (f->skip >= 0 ? 1 : 0))
         return false;
     const char *role = json_string_value(json_object_get(rec, "role"));
     if (f->role && (role == NULL || strcmp(role, f->role) != 0))
@@ -139,14 +146,21 @@ typedef struct search {
     const filter *f;
     json_t *records;
     size_t limit;
+    long skipped; /* records at exactly until left out so far */
 } search;
 
 /* Takes one complete line; returns true when the search has enough. */
 static bool take_line(search *s, const char *line, size_t len)
 {
     json_t *rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-    if (json_is_object(rec) && matches(rec, s->f))
-        json_array_append(s->records, rec);
+    if (json_is_object(rec) && matches(rec, s->f)) {
+        /* The newest ones at exactly until were on the page before. */
+        const char *ts = json_string_value(json_object_get(rec, "ts"));
+        if (s->f->skip >= 0 && strcmp(ts, s->f->until) == 0 && s->skipped < s->f->skip)
+            s->skipped++;
+        else
+            json_array_append(s->records, rec);
+    }
     json_decref(rec);
     return json_array_size(s->records) >= s->limit;
 }

@@ -22,7 +22,10 @@
  *   "level" (the least severe level shown: "warn" shows warn and error),
  *   "role" and "module" (equal), "text" (a substring of msg or of any
  *   field's value, ASCII case-insensitive), "since" (inclusive) and
- *   "until" (exclusive), UTC times "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]".
+ *   "until" (exclusive), UTC times "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]";
+ *   "skip" (digits, with until): until becomes inclusive and that many of
+ *   the newest matches at exactly until are left out (the next page after
+ *   records that shared their millisecond).
  * An invalid filter gives {"errors": {field: message}} and no records. A
  * missing file gives no records. Lines that are not JSON objects, the
  * unterminated last line (a record being written), and lines longer than

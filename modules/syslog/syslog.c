@@ -82,12 +82,25 @@ static void add_details(json_t *records)
     }
 }
 
-/* "older": the filter for the next page, until the oldest record shown. */
+/* "older": the filter for the next page: until the oldest record shown,
+ * skipping those shown that share its millisecond. */
 static void add_older(json_t *m, const json_t *filter, json_t *records)
 {
-    json_t *last = json_array_get(records, json_array_size(records) - 1);
+    size_t n = json_array_size(records), same = 0;
+    const char *oldest = json_string_value(json_object_get(json_array_get(records, n - 1), "ts"));
+    while (same < n &&
+           strcmp(json_string_value(json_object_get(json_array_get(records, n - 1 - same), "ts")),
+                  oldest) == 0)
+        same++;
+    const char *until = json_string_value(json_object_get(filter, "until"));
+    const char *skip = json_string_value(json_object_get(filter, "skip"));
+    if (same == n && until && skip && strcmp(until, oldest) == 0)
+        same += strtoul(skip, NULL, 10); /* a whole page within one millisecond */
+    char text[24];
+    snprintf(text, sizeof text, "%zu", same);
     json_t *older = json_deep_copy(filter);
-    json_object_set(older, "until", json_object_get(last, "ts"));
+    json_object_set_new(older, "until", json_string(oldest));
+    json_object_set_new(older, "skip", json_string(text));
     json_object_set_new(m, "older", older);
 }
 
@@ -103,6 +116,7 @@ static int log_page(pb_req *req)
     read_field(req, filter, "text", TEXT_MAX, NULL, NULL);
     read_field(req, filter, "since", TIME_MAX, NULL, NULL);
     read_field(req, filter, "until", TIME_MAX, NULL, NULL);
+    read_field(req, filter, "skip", 8, NULL, NULL);
     host->input_int(req, "limit", 0, 1, 500, &limit);
     json_object_set_new(m, "filter", filter);
     json_object_set_new(m, "levels",

@@ -94,10 +94,12 @@ class SyslogTest(unittest.TestCase):
         self.assertEqual([r["msg"][-2:] for r in page["records"]], ["n4", "n3"])
         self.assertTrue(page["more"])
         self.assertEqual(page["older"]["until"], page["records"][-1]["ts"])
+        same = sum(1 for r in page["records"] if r["ts"] == page["older"]["until"])
+        self.assertEqual(page["older"]["skip"], str(same))
         older = self.search(**page["older"], limit=10)
         self.assertFalse(older["more"])
-        self.assertTrue(all(r["ts"] < page["older"]["until"] for r in older["records"]))
-        self.assertIn("n0", [r["msg"][-2:] for r in older["records"]])
+        self.assertTrue(all(r["ts"] <= page["older"]["until"] for r in older["records"]))
+        self.assertEqual([r["msg"][-2:] for r in older["records"]], ["n2", "n1", "n0"])
         # The page offers the same as a form carrying the filter.
         status, html = self.admin.page("/admin/log?" + urllib.parse.urlencode(
             {"text": tok, "limit": 2}))

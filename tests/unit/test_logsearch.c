@@ -211,6 +211,31 @@ static void limit_and_blocks(void **state)
     json_decref(out);
 }
 
+/* The next page after records that shared their millisecond: until
+ * inclusive, skipping those already shown. */
+static void skip_at_until(void **state)
+{
+    (void)state;
+    put_rec(1, "info", "worker", NULL, "older");
+    put_rec(2, "info", "worker", NULL, "a");
+    put_rec(2, "info", "worker", NULL, "b");
+    put_rec(2, "info", "worker", NULL, "c");
+    json_t *out = find(NULL, 2, PB_LOGSEARCH_WINDOW);
+    assert_string_equal(msg_at(out, 1), "b");
+    json_decref(out);
+    out = find("{\"until\":\"2026-03-01T10:00:02.000Z\", \"skip\":\"2\"}", 10, PB_LOGSEARCH_WINDOW);
+    assert_int_equal(count(out), 2);
+    assert_string_equal(msg_at(out, 0), "a");
+    assert_string_equal(msg_at(out, 1), "older");
+    json_decref(out);
+    out = find("{\"until\":\"2026-03-01T10:00:02.000Z\"}", 10, PB_LOGSEARCH_WINDOW);
+    assert_int_equal(count(out), 1); /* without skip, until is exclusive */
+    json_decref(out);
+    out = find("{\"skip\":\"x\"}", 10, PB_LOGSEARCH_WINDOW);
+    assert_non_null(json_object_get(json_object_get(out, "errors"), "skip"));
+    json_decref(out);
+}
+
 static void window_bounds_the_read(void **state)
 {
     (void)state;
@@ -242,6 +267,7 @@ int main(void)
         T(skips_lines_that_are_not_records),
         T(skips_huge_lines),
         T(limit_and_blocks),
+        T(skip_at_until),
         T(window_bounds_the_read),
         T(missing_file_is_empty),
     };
