@@ -675,6 +675,7 @@ timeout = 2
 [log]
 level = $PB_LOG_LEVEL
 format = text
+file = $PB_LOG/plugboard.jsonl
 EOF
 	mv -f "$PB_CONFIG.tmp" "$PB_CONFIG"
 }

@@ -100,6 +100,7 @@ static const opt options[] = {
     {"redis", "timeout", OPT_LONG, OFF(redis_timeout), "2", 1, 60},
     {"log", "level", OPT_LEVEL, OFF(log_level), "info", 0, 0},
     {"log", "format", OPT_FORMAT, OFF(log_format), "text", 0, 0},
+    {"log", "file", OPT_PATH, OFF(log_file), "", 0, 0},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])

@@ -74,6 +74,7 @@ typedef struct pb_config {
 
     int log_level;
     int log_format;
+    char *log_file; /* JSON lines appended here too ("" = none); read by log_search */
 } pb_config;
 
 /* Fills c with the documented defaults (paths relative to the working

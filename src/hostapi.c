@@ -15,6 +15,7 @@
 #include "console.h"
 #include "jobs.h"
 #include "log.h"
+#include "logsearch.h"
 #include "metrics.h"
 #include "request.h"
 
@@ -28,6 +29,19 @@ static void h_log(pb_req *req, int level, const char *fmt, ...)
     va_start(ap, fmt);
     pb_logv(level, req ? fields : NULL, fmt, ap);
     va_end(ap);
+}
+
+static json_t *h_log_search(pb_req *req, const json_t *filter, size_t limit)
+{
+    (void)req;
+    const char *path = pb_log_file_path();
+    if (path == NULL)
+        return json_pack("{s:[], s:b, s:b, s:b}", "records", "more", 0, "bounded", 0, "configured",
+                         0);
+    json_t *found = pb_logsearch(path, filter, limit, PB_LOGSEARCH_WINDOW);
+    if (found && json_object_get(found, "errors") == NULL)
+        json_object_set_new(found, "configured", json_true());
+    return found;
 }
 
 /* --- The request ---------------------------------------------------------- */
@@ -618,6 +632,7 @@ static const pb_host host_table = {
     .job_progress = h_job_progress,
     .module_report = pb_console_report,
     .module_control = pb_console_control,
+    .log_search = h_log_search,
 };
 
 const pb_host *pb_hostapi(void)

@@ -181,6 +181,8 @@ int main(int argc, char **argv)
         return 1;
     }
     pb_log_setup(cfg.log_level, cfg.log_format, "plugboard");
+    if (pb_log_file_open(cfg.log_file, err, sizeof err) < 0)
+        fprintf(stderr, "plugboard: %s; records go to stderr only\n", err);
     int rc = 2;
     int as_json = optind + 1 < argc && strcmp(argv[argc - 1], "--json") == 0;
     if (strcmp(cmd, "serve") == 0) {

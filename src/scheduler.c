@@ -30,6 +30,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,20 @@ typedef struct sched {
     run_slot runs[MAX_RUNS];
     int nruns;
 } sched;
+
+/* Logs about one run with the fields job=<run id> and name=<job name>, so
+ * the system log finds every record of a run. */
+static void __attribute__((format(printf, 4, 5)))
+log_run(int level, long long id, const char *name, const char *fmt, ...)
+{
+    char job[24];
+    snprintf(job, sizeof job, "%lld", id);
+    const char *fields[] = {"job", job, "name", name, NULL};
+    va_list ap;
+    va_start(ap, fmt);
+    pb_logv(level, fields, fmt, ap);
+    va_end(ap);
+}
 
 /* ---------------------------------------------------------------------
  * The scheduler's connection
@@ -191,7 +206,7 @@ static void run_attempt(sched *s, pb_job_run *run)
     /* First statement: take the run's lock, and make sure it is still ours. */
     if (pb_db_query(&w->db, "SELECT core.job_start($1, $2) AS ok", 2, p, &rows, err, sizeof err) <
         0) {
-        pb_log(PB_LOG_ERROR, "job %s (run %s): %s", run->name, id, err);
+        log_run(PB_LOG_ERROR, run->id, run->name, "job %s (run %s): %s", run->name, id, err);
         exit(1);
     }
     bool mine = json_is_true(json_object_get(json_array_get(rows, 0), "ok"));
@@ -200,7 +215,8 @@ static void run_attempt(sched *s, pb_job_run *run)
         pb_db_request_end(&w->db, 0, err, sizeof err);
         exit(0); /* reclaimed already: another attempt owns it */
     }
-    pb_log(PB_LOG_INFO, "job %s (run %s, attempt %d) starting", run->name, id, run->attempt);
+    log_run(PB_LOG_INFO, run->id, run->name, "job %s (run %s, attempt %d) starting", run->name, id,
+            run->attempt);
     int rc = run->def->run(&req);
     bool done = rc == PB_OK || (rc >= 200 && rc < 300);
     if (!done)
@@ -223,15 +239,15 @@ static void run_attempt(sched *s, pb_job_run *run)
     pb_account_settle(&req, done);
     int recorded = done;
     if (done) {
-        pb_log(PB_LOG_INFO, "job %s (run %s) done", run->name, id);
+        log_run(PB_LOG_INFO, run->id, run->name, "job %s (run %s) done", run->name, id);
     } else {
         char base[16], status[16] = "";
         snprintf(base, sizeof base, "%d", PB_JOB_RETRY_BASE);
         const char *f[] = {id, attempt, why, base};
         recorded = pb_job_side(run, "SELECT core.job_fail($1, $2, $3, $4)", 4, f, status,
                                sizeof status) == 0;
-        pb_log(PB_LOG_WARN, "job %s (run %s, attempt %d) failed: %s; %s", run->name, id,
-               run->attempt, why, status[0] ? status : "not recorded");
+        log_run(PB_LOG_WARN, run->id, run->name, "job %s (run %s, attempt %d) failed: %s; %s",
+                run->name, id, run->attempt, why, status[0] ? status : "not recorded");
     }
     pb_job_side_close(run);
     pb_request_free(&req);
@@ -282,7 +298,7 @@ static void start_run(sched *s, const PGresult *r, int row)
         snprintf(base, sizeof base, "%d", PB_JOB_RETRY_BASE);
         snprintf(why, sizeof why, "%s", run.def ? "fork failed" : "no loaded module has this job");
         const char *p[] = {id, attempt, why, base};
-        pb_log(PB_LOG_ERROR, "job %s (run %s): %s", run.name, id, why);
+        log_run(PB_LOG_ERROR, run.id, run.name, "job %s (run %s): %s", run.name, id, why);
         exec_sql(s, "SELECT core.job_fail($1, $2, $3, $4)", 4, p);
         return;
     }
@@ -323,8 +339,8 @@ static void on_run_exit(sched *s, run_slot *slot, int status)
     else
         snprintf(why, sizeof why, "the run ended without recording its outcome (status %d)",
                  WEXITSTATUS(status));
-    pb_log(PB_LOG_WARN, "job %s (run %lld, attempt %d): %s", slot->name, slot->id, slot->attempt,
-           why);
+    log_run(PB_LOG_WARN, slot->id, slot->name, "job %s (run %lld, attempt %d): %s", slot->name,
+            slot->id, slot->attempt, why);
     char id[24], attempt[16], base[16];
     snprintf(id, sizeof id, "%lld", slot->id);
     snprintf(attempt, sizeof attempt, "%d", slot->attempt);
@@ -356,8 +372,8 @@ static void enforce_timeouts(sched *s)
         if (r->timed_out || now - r->started_ns < limit)
             continue;
         r->timed_out = true;
-        pb_log(PB_LOG_ERROR, "job %s (run %lld) ran past %ld s: killed", r->name, r->id,
-               s->cfg->job_timeout);
+        log_run(PB_LOG_ERROR, r->id, r->name, "job %s (run %lld) ran past %ld s: killed", r->name,
+                r->id, s->cfg->job_timeout);
         kill(r->pid, SIGKILL);
     }
 }

@@ -364,10 +364,12 @@ static int run_handler(pb_req *req)
         pb_account_settle(req, false);
         return status;
     }
+    const char *where[] = {"module", req->module, "route", req->route->pattern,
+                           "method", req->method, NULL};
     status = req->route->handler(req);
     if (status < 0) {
-        pb_log(PB_LOG_ERROR, "handler %s %s of module %s failed", req->method, req->route->pattern,
-               req->module);
+        pb_logf(PB_LOG_ERROR, where, "handler %s %s of module %s failed", req->method,
+                req->route->pattern, req->module);
         status = 500;
     }
     if (status == 500 && req->down) {
@@ -388,8 +390,8 @@ static int run_handler(pb_req *req)
      * that did not persist. Errors and refusals roll back. */
     char err[512];
     if (pb_db_request_end(&req->w->db, status < 400, err, sizeof err) < 0) {
-        pb_log(PB_LOG_ERROR, "%s %s of module %s: %s", req->method, req->route->pattern,
-               req->module, err);
+        pb_logf(PB_LOG_ERROR, where, "%s %s of module %s: %s", req->method, req->route->pattern,
+                req->module, err);
         pb_account_settle(req, false);
         return 500;
     }

@@ -121,6 +121,20 @@ static int fail(pb_req *req)
     return PB_ERROR;
 }
 
+/* GET /test/log?level=warn&text=T - writes T to the system log through
+ * host->log (fields module and route), for the system log's tests. */
+static int log_text(pb_req *req)
+{
+    const char *text = "", *level = "warn";
+    host->input_str(req, "text", 0, 0, 500, &text);
+    host->input_str(req, "level", 0, 0, 8, &level);
+    int l = strcmp(level, "error") == 0  ? PB_LOG_ERROR
+            : strcmp(level, "info") == 0 ? PB_LOG_INFO
+                                         : PB_LOG_WARN;
+    host->log(req, l, "testkit says: %s", text);
+    return 200;
+}
+
 /* POST /test/tx/:mode - inserts a note, then succeeds (ok), fails in the
  * handler (fail), refuses the input (invalid) or runs a bad statement
  * (sqlerror). Only "ok" may leave a row behind. */
@@ -472,6 +486,7 @@ static const pb_route routes[] = {
     {PB_GET, "/test/cookie", cookie, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET, "/test/escape", escape, NULL, PB_PUBLIC, "testkit/escape"},
     {PB_GET, "/test/fail", fail, NULL, PB_PUBLIC, "testkit/escape"},
+    {PB_GET, "/test/log", log_text, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_POST, "/test/tx/:mode", tx, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET, "/test/tx-get/:mode", tx, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
     {PB_GET, "/test/tx-count", tx_count, NULL, PB_PUBLIC | PB_JSON_ONLY, NULL},
