@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "backup.h"
 #include "cache.h"
 #include "jobs.h"
 #include "log.h"
@@ -615,6 +616,11 @@ static const pb_host host_table = {
     .job_payload = h_job_payload,
     .job_id = h_job_id,
     .job_progress = h_job_progress,
+    .backup_run = pb_backup_run,
+    .backup_verify = pb_backup_verify,
+    .backup_restore = pb_backup_restore,
+    .backup_send = pb_backup_send,
+    .backup_delete = pb_backup_delete,
 };
 
 const pb_host *pb_hostapi(void)
