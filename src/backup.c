@@ -460,7 +460,7 @@ int pb_backup_run(pb_req *req, json_t **out)
     int rc = dump_in_snapshot(req, c, part, &counts, err, sizeof err);
     struct stat st;
     if (rc == 0 && (rename(part, path) < 0 || stat(path, &st) < 0)) {
-        snprintf(err, sizeof err, "cannot store %s: %s", path, strerror(errno));
+        snprintf(err, sizeof err, "cannot store %.900s: %s", path, strerror(errno));
         rc = -1;
     }
     if (rc < 0) {
@@ -520,7 +520,7 @@ static json_t *restore_and_count(pb_req *req, json_t *row, const char *name, boo
     char path[1024];
     archive_path(cfg, json_string_value(json_object_get(row, "file")), path, sizeof path);
     if (access(path, R_OK) < 0) {
-        snprintf(err, errlen, "the archive %s is missing: %s", path, strerror(errno));
+        snprintf(err, errlen, "the archive %.900s is missing: %s", path, strerror(errno));
         return NULL;
     }
     progress(req, 10, "creating the database");
