@@ -489,6 +489,53 @@ struct pb_host {
      * invalid filter gives {"errors": {field: message}} instead. NULL when
      * the file cannot be read or memory runs out. */
     json_t *(*log_search)(pb_req *req, const json_t *filter, size_t limit);
+    /* --- Backups (appended in ABI 1) ---------------------------------------
+     * Archives of the whole database made with pg_dump (custom format) into
+     * [backups] folder, recorded in backups.backups. The host connects as
+     * the owner role ([database] owner_conninfo, which bypasses row-level
+     * security and may create databases) and runs pg_dump, pg_restore,
+     * createdb and dropdb from [backups] pg_bin without a shell; modules
+     * never see that connection string. Every function but backup_run
+     * first reads the backup on the request's own connection, so callers
+     * act only on backups their row-level security shows (administrators
+     * of level 100). Records are written on the owner's connection, outside
+     * the request's transaction: they stand even if the request rolls back.
+     * The slow ones (run, verify, restore) are meant for job runs. */
+
+    /* Dumps the database: counts every table's rows (all schemas but
+     * pg_catalog and information_schema) in the snapshot pg_dump then
+     * dumps, records the backup (status running, then done with size and
+     * counts, or failed with the error), and deletes the oldest done
+     * backups beyond [backups] keep (files and records). At most one dump
+     * runs at a time (an advisory lock): a second answers PB_ERROR. *out
+     * (may be NULL) gets a new object {id, file, size, tables, rows,
+     * expired: [ids]} on PB_OK, {error, step} on PB_ERROR. */
+    int (*backup_run)(pb_req *req, json_t **out);
+    /* Restores a done backup into a scratch database, counts every table's
+     * rows, compares them with the counts recorded at dump time, drops the
+     * scratch database and records the outcome (verify_status passed or
+     * failed, verified_at, verify_result). PB_OK with *out {ok, tables,
+     * rows, mismatches: [{table, expected, found}], error?} (a failed
+     * verification is PB_OK with ok false), PB_ABSENT (no such backup
+     * visible), PB_INVALID (not done: *out {error}), PB_ERROR. */
+    int (*backup_verify)(pb_req *req, long long id, json_t **out);
+    /* Restores a done backup into a new database target
+     * (^[a-z][a-z0-9_]{0,40}$, must not exist), compares its counts as
+     * backup_verify does, keeps it and records restored_at and
+     * restore_result. PB_OK with *out {database, ok, tables, rows,
+     * mismatches}, PB_ABSENT, PB_INVALID (bad or taken name, backup not
+     * done: *out {error}), PB_ERROR (*out {error, step}; a database the
+     * failed restore created is dropped). */
+    int (*backup_restore)(pb_req *req, long long id, const char *target, json_t **out);
+    /* Makes the response the backup's archive, streamed from the file in
+     * chunks whatever its size (application/octet-stream, Content-
+     * Disposition: attachment): return 200 from the handler. PB_OK,
+     * PB_ABSENT (no such done backup, or its file is gone), PB_ERROR. */
+    int (*backup_send)(pb_req *req, long long id);
+    /* Deletes a backup that is not running: its file and its record.
+     * PB_OK with *out (may be NULL) {id, file, status, size, created_at},
+     * PB_ABSENT, PB_INVALID (running), PB_ERROR. */
+    int (*backup_delete)(pb_req *req, long long id, json_t **out);
 };
 
 #endif

@@ -421,8 +421,9 @@ BEGIN
 END $$;
 -- The owner runs migrations and the few SECURITY DEFINER sign-in functions,
 -- which must read core.users before anyone is signed in: it bypasses the
--- row-level security that binds the application role.
-ALTER ROLE plugboard_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS;
+-- row-level security that binds the application role. It dumps and restores
+-- backups too, so it may create databases (verification and restore targets).
+ALTER ROLE plugboard_owner LOGIN NOSUPERUSER CREATEDB NOCREATEROLE BYPASSRLS;
 ALTER ROLE plugboard_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
 SELECT 'CREATE DATABASE plugboard OWNER plugboard_owner ENCODING ''UTF8'' TEMPLATE template0'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'plugboard') \gexec
@@ -667,6 +668,10 @@ from = plugboard@localhost
 timezone = UTC
 concurrency = 2
 job_timeout = ${PB_JOB_TIMEOUT:-300}
+
+[backups]
+folder = $PB_VAR/backups
+keep = ${PB_BACKUP_KEEP:-3}
 
 [redis]
 socket = $PB_REDIS_SOCK

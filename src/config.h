@@ -67,6 +67,10 @@ typedef struct pb_config {
     long job_timeout;       /* seconds a run may take before it is killed */
     long job_max_attempts;  /* a run is dead-lettered after this many failures */
 
+    char *backup_folder; /* pg_dump archives */
+    long backup_keep;    /* archives kept; older ones are deleted */
+    char *pg_bin;        /* folder of pg_dump, pg_restore, createdb, dropdb */
+
     char *redis_socket;
     char *redis_host;
     long redis_port;

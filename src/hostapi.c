@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "backup.h"
 #include "cache.h"
 #include "console.h"
 #include "jobs.h"
@@ -633,6 +634,11 @@ static const pb_host host_table = {
     .module_report = pb_console_report,
     .module_control = pb_console_control,
     .log_search = h_log_search,
+    .backup_run = pb_backup_run,
+    .backup_verify = pb_backup_verify,
+    .backup_restore = pb_backup_restore,
+    .backup_send = pb_backup_send,
+    .backup_delete = pb_backup_delete,
 };
 
 const pb_host *pb_hostapi(void)

@@ -125,6 +125,10 @@ static const char *default_message(int status)
 
 void pb_render_respond(pb_req *req, int status)
 {
+    if (req->send_file && status == 200) {
+        pb_response_file(req, status, req->content_type, req->send_file);
+        return;
+    }
     if (req->raw) {
         pb_response_write(req, status, req->content_type, req->body->data, req->body->len);
         return;

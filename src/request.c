@@ -223,6 +223,7 @@ void pb_request_free(pb_req *req)
     json_decref(req->cache_pending);
     free(req->path);
     free(req->content_type);
+    free(req->send_file);
     pb_buf_reset(req->headers);
     pb_buf_reset(req->body);
 }

@@ -48,6 +48,7 @@ struct pb_req {
     pb_buf *body;       /* the rendered or raw body (the worker's, reused) */
     char *content_type; /* of the raw body */
     bool raw;           /* body holds the full response body */
+    char *send_file;    /* or: the body is this file, streamed (backup.c) */
     pb_session sess;    /* loaded on demand */
     json_t *flash;      /* messages shown on this page */
     char level[12];     /* the role level, as text for the database context */

@@ -17,4 +17,9 @@ const char *pb_status_reason(int status);
 int pb_response_write(pb_req *req, int status, const char *content_type, const char *body,
                       size_t len);
 
+/* The same with the body read from the regular file at path in chunks
+ * (never whole in memory): for downloads of any size. A file that cannot
+ * be opened answers 404. Returns 0 or -1. */
+int pb_response_file(pb_req *req, int status, const char *content_type, const char *path);
+
 #endif
