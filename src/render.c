@@ -30,7 +30,13 @@ static json_t *site_globals(pb_req *req)
     json_t *site = req->w->site, *item;
     size_t i;
     int k = 0;
-    json_array_foreach(json_object_get(site, "nav"), i, item)
+    /* A user who holds none of the permissions navigation needs (every
+     * anonymous visitor) sees the public entries only: no need to walk the
+     * rest on every page. */
+    json_t *nav = req->nav_mask ? req->w->nav_all : req->w->nav_public;
+    if (json_object_get(site, "nav") != nav)
+        json_object_set(site, "nav", nav);
+    json_array_foreach(nav, i, item)
     {
         /* Only what the user may open is linked (resolved by the worker). */
         bool needs = json_string_value(json_object_get(item, "permission")) != NULL;

@@ -81,6 +81,19 @@ static json_t *collect_nav(const pb_modset *ms)
     return nav;
 }
 
+/* The entries that need no permission (shared with the full list). */
+static json_t *public_nav(json_t *all)
+{
+    json_t *pub = json_array(), *item;
+    size_t i;
+    json_array_foreach(all, i, item)
+    {
+        if (json_string_value(json_object_get(item, "permission")) == NULL)
+            json_array_append(pub, item);
+    }
+    return pub;
+}
+
 static void worker_init(pb_worker *w, const pb_pathlist *plan)
 {
     char err[512];
@@ -91,9 +104,10 @@ static void worker_init(pb_worker *w, const pb_pathlist *plan)
     }
     pb_module_load_all(&w->modules, plan, pb_hostapi(), w->tpl, load_report, NULL);
     w->modules_json = pb_metrics_modules(&w->modules);
-    w->site =
-        json_pack("{s:s, s:o, s:s, s:b}", "name", "Plugboard", "nav", collect_nav(&w->modules),
-                  "path", "/", "auth", pb_modset_find(&w->modules, "auth") != NULL);
+    w->nav_all = collect_nav(&w->modules);
+    w->nav_public = public_nav(w->nav_all);
+    w->site = json_pack("{s:s, s:O, s:s, s:b}", "name", "Plugboard", "nav", w->nav_all, "path", "/",
+                        "auth", pb_modset_find(&w->modules, "auth") != NULL);
     pb_db_init(&w->db, w->cfg->conninfo, w->cfg->statement_timeout);
     pb_kv_init(&w->kv, w->cfg->redis_socket, w->cfg->redis_host, (int)w->cfg->redis_port,
                (int)w->cfg->redis_timeout);
@@ -238,7 +252,7 @@ static int permission_allows(pb_req *req, const char *uid, const char *tid, cons
  * shown: looked up before the transaction ends, in one Redis round trip. */
 static void resolve_nav(pb_req *req, const char *uid)
 {
-    json_t *nav = json_object_get(req->w->site, "nav"), *item;
+    json_t *nav = req->w->nav_all, *item;
     const char *perms[64];
     int held[64], n = 0;
     size_t i;

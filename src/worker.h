@@ -33,6 +33,8 @@ typedef struct pb_worker {
     pb_kv kv;
     json_t *modules_json;  /* host->modules: built once, read-only */
     json_t *site;          /* the "site" object pages see; path and current nav set per request */
+    json_t *nav_all;       /* every module's navigation entries, in order */
+    json_t *nav_public;    /* those needing no permission: all an anonymous page shows */
     pb_buf out;            /* the response being written, reused */
     pb_buf headers;        /* extra response headers, reused */
     pb_buf body;           /* the response body, reused */
