@@ -232,35 +232,6 @@ void pb_permissions_changed(pb_req *req, const char *user_id)
     }
 }
 
-/* Deletes the keys matching pattern, a SCAN page at a time. */
-static void delete_matching(pb_req *req, const char *pattern)
-{
-    char cursor[32] = "0", err[256];
-    do {
-        const char *scan[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-        redisReply *r = pb_kv_command(&req->w->kv, 6, scan, NULL, err, sizeof err);
-        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            pb_log(PB_LOG_ERROR, "dropping permission sets: %s", r ? "unexpected reply" : err);
-            if (r)
-                freeReplyObject(r);
-            return;
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        redisReply *keys = r->element[1];
-        if (keys->elements > 0) {
-            const char *argv[1001];
-            argv[0] = "DEL";
-            size_t n = keys->elements < 1000 ? keys->elements : 1000;
-            for (size_t i = 0; i < n; i++)
-                argv[i + 1] = keys->element[i]->str;
-            redisReply *d = pb_kv_command(&req->w->kv, (int)n + 1, argv, NULL, err, sizeof err);
-            if (d)
-                freeReplyObject(d);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
-}
-
 void pb_account_settle(pb_req *req, bool committed)
 {
     if (committed && req->perm_flush) {
@@ -269,7 +240,9 @@ void pb_account_settle(pb_req *req, bool committed)
             snprintf(pattern, sizeof pattern, "pb:perm:%s:*", req->perm_user);
         else
             snprintf(pattern, sizeof pattern, "pb:perm:*");
-        delete_matching(req, pattern);
+        char err[256];
+        if (pb_kv_delete_matching(&req->w->kv, pattern, err, sizeof err) < 0)
+            pb_log(PB_LOG_ERROR, "dropping permission sets: %s", err);
     }
     req->perm_flush = 0;
     if (req->keep)

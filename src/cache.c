@@ -309,33 +309,6 @@ void pb_cache_settle(pb_req *req, bool committed)
 
 /* --- The operator's view ---------------------------------------------------------- */
 
-/* Calls fn with every page of keys matching pattern, at most max_pages
- * pages of about 1000. Returns 1 when the scan finished, 0 when it stopped
- * at max_pages, -1 on an error (from Redis or fn). */
-static int scan_each(pb_req *req, const char *pattern, int max_pages,
-                     int (*fn)(pb_req *req, redisReply *keys, void *ctx), void *ctx)
-{
-    char cursor[32] = "0";
-    for (int page = 0; page < max_pages; page++) {
-        const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-        redisReply *r = cmd(req, 6, argv, NULL);
-        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING) {
-            if (r)
-                freeReplyObject(r);
-            return -1;
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        int rc = fn(req, r->element[1], ctx);
-        freeReplyObject(r);
-        if (rc < 0)
-            return -1;
-        if (strcmp(cursor, "0") == 0)
-            return 1;
-    }
-    return 0;
-}
-
 /* The namespace's entry in the stats object, made on first use. */
 static json_t *ns_entry(json_t *by_ns, const char *ns)
 {
@@ -354,9 +327,8 @@ static void add_int(json_t *o, const char *field, long long n)
 }
 
 /* Counts entries per namespace and the tag sets. */
-static int count_page(pb_req *req, redisReply *keys, void *ctx)
+static int count_page(redisReply *keys, void *ctx)
 {
-    (void)req;
     json_t *by_ns = ctx;
     for (size_t i = 0; i < keys->elements; i++) {
         const char *k = keys->element[i]->str, *colon;
@@ -449,7 +421,10 @@ json_t *pb_cache_stats(pb_req *req)
         json_object_set_new(e, "sets", json_integer(row->element[3]->integer));
     }
     freeReplyObject(r);
-    int scanned = scan_each(req, "pb:c*", SCAN_PAGES, count_page, by_ns);
+    char err[256];
+    int scanned = pb_kv_scan(&req->w->kv, "pb:c*", SCAN_PAGES, count_page, by_ns, err, sizeof err);
+    if (scanned < 0)
+        pb_log(PB_LOG_WARN, "cache: %s", err);
     json_t *totals = json_pack("{s:I, s:I, s:I, s:I}", "keys", (json_int_t)0, "hits", (json_int_t)0,
                                "misses", (json_int_t)0, "sets", (json_int_t)0);
     json_t *list = scanned < 0 ? NULL : sorted_namespaces(by_ns, totals);
@@ -508,28 +483,13 @@ json_t *pb_cache_server(pb_req *req, char *err, size_t errlen)
                      (json_int_t)atoll(hits), "keyspace_misses", (json_int_t)atoll(misses));
 }
 
-/* Deletes one page of keys, adding the count to *(long long *)ctx. */
-static int delete_page(pb_req *req, redisReply *keys, void *ctx)
-{
-    if (keys->elements == 0)
-        return 0;
-    const char **argv = calloc(keys->elements + 1, sizeof *argv);
-    if (argv == NULL)
-        return -1;
-    argv[0] = "DEL";
-    for (size_t i = 0; i < keys->elements; i++)
-        argv[i + 1] = keys->element[i]->str;
-    long long n = 0;
-    int rc = cmd_int(req, (int)keys->elements + 1, argv, &n);
-    free(argv);
-    *(long long *)ctx += n;
-    return rc == PB_OK ? 0 : -1;
-}
-
 static long long delete_matching(pb_req *req, const char *pattern)
 {
-    long long n = 0;
-    return scan_each(req, pattern, 1 << 30, delete_page, &n) < 0 ? -1 : n;
+    char err[256];
+    long long n = pb_kv_delete_matching(&req->w->kv, pattern, err, sizeof err);
+    if (n < 0)
+        pb_log(PB_LOG_WARN, "cache: %s", err);
+    return n;
 }
 
 /* Drops the counters of ns, or of every namespace (and the set of them). */

@@ -371,6 +371,42 @@ static void rate_key(pb_req *req, const char *cls, const char *key, char *out, s
     snprintf(out, n, "pb:rl:%s:%s", cls, key ? key : h_client_ip(req));
 }
 
+/* Seconds until the window of key k ends (window when Redis cannot say),
+ * also sent as Retry-After. */
+static long rate_retry_after(pb_req *req, const char *k, long window)
+{
+    char err[256], header[32];
+    const char *ttl[] = {"TTL", k};
+    redisReply *r = pb_kv_command(&req->w->kv, 2, ttl, NULL, err, sizeof err);
+    long left = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? (long)r->integer : window;
+    if (r)
+        freeReplyObject(r);
+    snprintf(header, sizeof header, "%ld", left);
+    h_set_header(req, "Retry-After", header);
+    return left;
+}
+
+/* Counts one event in key k; the first of a window sets its expiry.
+ * Returns the count so far, or -1 when Redis is unavailable. */
+static long long rate_count(pb_req *req, const char *k, long window)
+{
+    char err[256], win[24];
+    const char *incr[] = {"INCR", k};
+    redisReply *r = pb_kv_command(&req->w->kv, 2, incr, NULL, err, sizeof err);
+    if (r == NULL)
+        return -1;
+    long long count = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    if (count == 1) {
+        snprintf(win, sizeof win, "%ld", window);
+        const char *ex[] = {"EXPIRE", k, win};
+        if ((r = pb_kv_command(&req->w->kv, 3, ex, NULL, err, sizeof err)) == NULL)
+            return -1;
+        freeReplyObject(r);
+    }
+    return count;
+}
+
 static int h_rate_check(pb_req *req, const char *cls, const char *key, long *retry_after)
 {
     long limit, window;
@@ -386,41 +422,36 @@ static int h_rate_check(pb_req *req, const char *cls, const char *key, long *ret
     freeReplyObject(r);
     if (count < limit)
         return PB_OK;
-    const char *ttl[] = {"TTL", k};
-    r = pb_kv_command(&req->w->kv, 2, ttl, NULL, err, sizeof err);
-    long left = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? (long)r->integer : window;
-    if (r)
-        freeReplyObject(r);
+    long left = rate_retry_after(req, k, window);
     if (retry_after)
         *retry_after = left;
-    char header[32];
-    snprintf(header, sizeof header, "%ld", left);
-    h_set_header(req, "Retry-After", header);
     return PB_INVALID;
 }
 
 static int h_rate_hit(pb_req *req, const char *cls, const char *key)
 {
     long limit, window;
-    char k[400], err[256], win[24];
+    char k[400];
     if (rate_limits(req, cls, &limit, &window) < 0)
         return PB_ERROR;
     rate_key(req, cls, key, k, sizeof k);
-    snprintf(win, sizeof win, "%ld", window);
-    const char *incr[] = {"INCR", k};
-    redisReply *r = pb_kv_command(&req->w->kv, 2, incr, NULL, err, sizeof err);
-    if (r == NULL)
-        return PB_ERROR;
-    int first = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-    freeReplyObject(r);
-    if (first) {
-        const char *ex[] = {"EXPIRE", k, win};
-        r = pb_kv_command(&req->w->kv, 3, ex, NULL, err, sizeof err);
-        if (r == NULL)
-            return PB_ERROR;
-        freeReplyObject(r);
-    }
-    return PB_OK;
+    return rate_count(req, k, window) < 0 ? PB_ERROR : PB_OK;
+}
+
+int pb_rate_take(pb_req *req, const char *cls, const char *key, long *retry_after)
+{
+    long limit, window;
+    char k[400];
+    if (rate_limits(req, cls, &limit, &window) < 0)
+        return -1;
+    rate_key(req, cls, key, k, sizeof k);
+    long long count = rate_count(req, k, window);
+    if (count < 0)
+        return -1;
+    if (count <= limit)
+        return 0;
+    *retry_after = rate_retry_after(req, k, window);
+    return 1;
 }
 
 /* --- Accounts, audit, mail and API tokens ------------------------------------ */
@@ -527,40 +558,6 @@ static long long h_job_id(pb_req *req)
 static int h_job_progress(pb_req *req, int percent, const char *message)
 {
     return pb_job_progress(req, percent, message);
-}
-
-int pb_rate_take(pb_req *req, const char *cls, const char *key, long *retry_after)
-{
-    long limit, window;
-    char k[400], err[256], win[24];
-    if (rate_limits(req, cls, &limit, &window) < 0)
-        return -1;
-    rate_key(req, cls, key, k, sizeof k);
-    snprintf(win, sizeof win, "%ld", window);
-    const char *incr[] = {"INCR", k};
-    redisReply *r = pb_kv_command(&req->w->kv, 2, incr, NULL, err, sizeof err);
-    if (r == NULL)
-        return -1;
-    long long count = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
-    freeReplyObject(r);
-    if (count == 1) {
-        const char *ex[] = {"EXPIRE", k, win};
-        if ((r = pb_kv_command(&req->w->kv, 3, ex, NULL, err, sizeof err)) == NULL)
-            return -1;
-        freeReplyObject(r);
-    }
-    if (count <= limit)
-        return 0;
-    const char *ttl[] = {"TTL", k};
-    r = pb_kv_command(&req->w->kv, 2, ttl, NULL, err, sizeof err);
-    long left = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? (long)r->integer : window;
-    if (r)
-        freeReplyObject(r);
-    *retry_after = left;
-    char header[32];
-    snprintf(header, sizeof header, "%ld", left);
-    h_set_header(req, "Retry-After", header);
-    return 1;
 }
 
 static const pb_host host_table = {

@@ -31,4 +31,15 @@ int pb_kv_ping(pb_kv *kv, char *err, size_t errlen);
 
 void pb_kv_close(pb_kv *kv);
 
+/* Calls fn with each SCAN page (an array reply of key names) of the keys
+ * matching pattern, at most max_pages pages of about 1000; fn returns 0 to
+ * go on or -1 to stop with an error. Returns 1 when the scan finished, 0
+ * when it stopped at max_pages, -1 on an error (err). */
+int pb_kv_scan(pb_kv *kv, const char *pattern, int max_pages,
+               int (*fn)(redisReply *keys, void *ctx), void *ctx, char *err, size_t errlen);
+
+/* Deletes every key matching pattern, a page at a time. Returns how many
+ * were deleted, or -1 with err. */
+long long pb_kv_delete_matching(pb_kv *kv, const char *pattern, char *err, size_t errlen);
+
 #endif
