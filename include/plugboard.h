@@ -117,6 +117,22 @@ typedef struct pb_permission {
     const char *description;
 } pb_permission;
 
+/* Permissions on the resource "system" ("system:backups", "system:logs")
+ * are the installation's, not a team's: only operators of the installation
+ * hold them, whatever their role in any team. No team role can be granted
+ * one, and the host's guard admits a route that asks for one only for an
+ * operator. Everything that spans teams (backups, modules, the system log,
+ * the cache, host-wide jobs) asks for one. */
+#define PB_INSTALLATION_RESOURCE "system:"
+
+static inline bool pb_permission_is_installation(const char *name)
+{
+    const char *p = PB_INSTALLATION_RESOURCE;
+    while (*p && name && *name == *p)
+        name++, p++;
+    return *p == '\0';
+}
+
 typedef struct pb_host pb_host;
 
 /* ------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "module.h"
+#include "operator.h"
 #include "template.h"
 
 static void usage(FILE *f)
@@ -36,6 +37,9 @@ static void usage(FILE *f)
             "  audit-archive [--older-than DAYS]\n"
             "                      move audit rows older than DAYS (default 365) from\n"
             "                      core.audit_log to core.audit_archive, as the owner role\n"
+            "  operator add EMAIL | remove EMAIL | list\n"
+            "                      grant or revoke operating the installation (backups,\n"
+            "                      modules, system log, cache), as the owner role\n"
             "  routes [--json]     load the modules and print the route table\n"
             "  check-config        validate the configuration and print every effective value\n"
             "  render [--partials DIR] TEMPLATE-FILE [DATA.json]\n"
@@ -201,6 +205,8 @@ int main(int argc, char **argv)
         rc = n < 0;
     } else if (strcmp(cmd, "audit-archive") == 0) {
         rc = pb_audit_archive_main(&cfg, argc - optind, argv + optind);
+    } else if (strcmp(cmd, "operator") == 0) {
+        rc = pb_operator_main(&cfg, argc - optind, argv + optind);
     } else if (strcmp(cmd, "ctl") == 0) {
         rc = pb_ctl_main(&cfg, argc - optind, argv + optind);
     } else if (strcmp(cmd, "routes") == 0) {

@@ -255,7 +255,10 @@ static int register_one(PGconn *c, const char *name, const char *description, co
                 3, row, err, errlen) < 0)
         return -1;
     /* Admin roles (level 100) hold every permission, including those of a
-     * module installed after the team was created. */
+     * module installed after the team was created; the installation's
+     * permissions belong to operators, never to a team role. */
+    if (pb_permission_is_installation(name))
+        return 0;
     const char *perm[] = {name};
     return exec_ok(c,
                    "INSERT INTO core.role_permissions (role_id, permission) "

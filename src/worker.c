@@ -157,12 +157,17 @@ static int refuse(pb_req *req, int status, const char *message)
  * marker "-" that says the set was built. Returns 0 or -1. */
 static int build_permissions(pb_req *req, const char *key, const char *uid, const char *tid)
 {
+    /* An operator also holds the installation's permissions (for the
+     * navigation; the guard asks the database itself for those routes). */
     static const char sql[] =
-        "SELECT rp.permission, max(ro.level) OVER () AS level FROM core.user_roles ur "
+        "SELECT permission, max(level) OVER () AS level FROM ("
+        "SELECT rp.permission, ro.level FROM core.user_roles ur "
         "JOIN core.roles ro ON ro.id = ur.role_id "
         "JOIN core.memberships m ON m.team_id = ur.team_id AND m.user_id = ur.user_id "
         "LEFT JOIN core.role_permissions rp ON rp.role_id = ur.role_id "
-        "WHERE ur.user_id = $1 AND ur.team_id = $2 AND m.status = 'active'";
+        "WHERE ur.user_id = $1 AND ur.team_id = $2 AND m.status = 'active' "
+        "UNION ALL SELECT p.name, NULL FROM core.permissions p "
+        "WHERE p.name LIKE '" PB_INSTALLATION_RESOURCE "%' AND core.is_operator()) s";
     const char *params[] = {uid, tid};
     json_t *rows = NULL;
     char err[512];
@@ -242,9 +247,33 @@ static int permissions_held(pb_req *req, const char *uid, const char *tid, const
     return 0;
 }
 
+/* Is the acting user an operator of the installation? Asked of the
+ * database (in the request's transaction) on every route that needs an
+ * installation permission, so a revoked operator is refused at once.
+ * Returns 1, 0, or -1 when the database failed. */
+static int operator_allows(pb_req *req)
+{
+    json_t *rows = NULL;
+    char err[256];
+    if (pb_db_query(&req->w->db, "SELECT core.is_operator() AS ok", 0, NULL, &rows, err,
+                    sizeof err) < 0) {
+        pb_log(PB_LOG_ERROR, "operator check: %s", err);
+        if (req->w->db.down || req->w->db.conn == NULL)
+            req->down = "database";
+        return -1;
+    }
+    int ok = json_is_true(json_object_get(json_array_get(rows, 0), "ok"));
+    json_decref(rows);
+    return ok;
+}
+
+/* Deny by default: an installation permission needs an operator, any
+ * other one a team role that grants it. Returns 1, 0 or -1 (unavailable). */
 static int permission_allows(pb_req *req, const char *uid, const char *tid, const char *perm)
 {
     int held = 0;
+    if (pb_permission_is_installation(perm))
+        return operator_allows(req);
     return permissions_held(req, uid, tid, &perm, 1, &held) < 0 ? -1 : held;
 }
 
@@ -295,7 +324,10 @@ static int guard(pb_req *req)
             json_t *need = json_pack("{s:s}", "permission", r->permission);
             pb_audit(req, "access.denied", "route", what, NULL, need, PB_AUDIT_KEEP);
             json_decref(need);
-            return refuse(req, 403, "Your role does not allow this.");
+            return refuse(req, 403,
+                          pb_permission_is_installation(r->permission)
+                              ? "Only operators of the installation may do this."
+                              : "Your role does not allow this.");
         }
     }
     if (req->match.method == PB_GET)

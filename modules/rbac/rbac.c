@@ -118,7 +118,8 @@ int rbac_permission_groups(pb_req *req, const char *role_id, bool editable)
                   "  'granted', EXISTS (SELECT 1 FROM core.role_permissions rp"
                   "                      WHERE rp.role_id = $1::uuid AND rp.permission = p.name))"
                   "  ORDER BY p.name) AS permissions "
-                  "FROM core.permissions p GROUP BY p.module ORDER BY p.module",
+                  "FROM core.permissions p WHERE p.name NOT LIKE '" PB_INSTALLATION_RESOURCE
+                  "%' GROUP BY p.module ORDER BY p.module",
                   2, params);
     if (groups == NULL)
         return PB_ERROR;

@@ -133,10 +133,13 @@ static bool has(json_t *names, const char *name)
     return false;
 }
 
-/* Every registered permission: [{name, held}], held by the viewer. */
+/* Every permission a team role can hold: [{name, held}], held by the
+ * viewer. The installation's (system:...) are operators', never a role's. */
 static json_t *registry(pb_req *req)
 {
-    return rbac_rows(req, "SELECT name, rbac.holds(name) AS held FROM core.permissions ORDER BY 1",
+    return rbac_rows(req,
+                     "SELECT name, rbac.holds(name) AS held FROM core.permissions "
+                     "WHERE name NOT LIKE '" PB_INSTALLATION_RESOURCE "%' ORDER BY 1",
                      0, NULL);
 }
 
@@ -159,8 +162,12 @@ static json_t *json_permissions(pb_req *req, json_t *reg)
         json_array_foreach(reg, j, r) known = known || json_equal(json_object_get(r, "name"), v);
         if (!known) {
             char msg[160];
-            snprintf(msg, sizeof msg, "%.100s is not a registered permission",
-                     json_is_string(v) ? json_string_value(v) : "a value that is not a name");
+            const char *name = json_is_string(v) ? json_string_value(v) : NULL;
+            snprintf(msg, sizeof msg,
+                     pb_permission_is_installation(name)
+                         ? "%.100s belongs to operators of the installation: no team role holds it"
+                         : "%.100s is not a registered permission",
+                     name ? name : "a value that is not a name");
             host->input_fail(req, "permissions", msg);
             json_decref(out);
             return NULL;
@@ -487,6 +494,7 @@ static int permissions_model(pb_req *req)
 {
     json_t *all = rbac_rows(req,
                             "SELECT name, description, module FROM core.permissions "
+                            "WHERE name NOT LIKE '" PB_INSTALLATION_RESOURCE "%' "
                             "ORDER BY module, name",
                             0, NULL);
     if (all == NULL)
@@ -528,6 +536,10 @@ int rbac_permission_create(pb_req *req)
     host->input_str(req, "description", 0, 0, 200, &description);
     if (name && !permission_name_ok(name))
         host->input_fail(req, "name", "must look like resource:action (lower case a-z, 0-9, _)");
+    else if (pb_permission_is_installation(name))
+        host->input_fail(req, "name",
+                         "The resource \"system\" is the installation's: its permissions belong "
+                         "to operators, not to team roles. Choose another resource.");
     if (host->role_level(req) < 100) {
         host->input_fail(req, "name",
                          "Only an administrator (level 100) can register permissions: the list "

@@ -117,7 +117,7 @@ static int enter_team(pb_req *req, const char *team_id, int level, json_t **toke
 
 /* Fills the members page: the team, its members with what the viewer may
  * do to each, and for managers the pending invitations, requests, the
- * roles they may invite to and, for the first team's administrators, the
+ * roles they may invite to and, for operators of the installation, the
  * sign-up mode. Returns PB_OK or PB_ERROR. */
 static int fill_members(pb_req *req)
 {
@@ -126,7 +126,7 @@ static int fill_members(pb_req *req)
     int level = host->role_level(req);
     json_t *ctx = rows_of(req,
                           "SELECT t.name, teams.may_manage() AS manage, s.signup_mode, "
-                          "t.id = teams.first_team() AS first "
+                          "core.is_operator() AS operator "
                           "FROM core.teams t, teams.settings s WHERE t.id = core.tid()",
                           0, NULL);
     if (ctx == NULL)
@@ -135,7 +135,7 @@ static int fill_members(pb_req *req)
     int manage = json_is_true(json_object_get(row, "manage"));
     json_object_set_new(m, "team", json_pack("{s:s?}", "name", text_of(row, "name")));
     json_object_set_new(m, "can_manage", json_boolean(manage));
-    if (manage && level >= 100 && json_is_true(json_object_get(row, "first"))) {
+    if (json_is_true(json_object_get(row, "operator"))) {
         const char *mode = text_of(row, "signup_mode");
         json_object_set_new(
             m, "settings",
@@ -836,7 +836,7 @@ static int save_settings(pb_req *req)
     if (host->input_errors(req))
         return fill_members(req) == PB_OK ? 400 : PB_ERROR;
     json_t *rows = rows_of(req,
-                           "SELECT signup_mode, teams.first_team() = core.tid() AS first "
+                           "SELECT signup_mode, core.is_operator() AS operator "
                            "FROM teams.settings",
                            0, NULL);
     if (rows == NULL)
@@ -844,12 +844,11 @@ static int save_settings(pb_req *req)
     json_t *row = json_array_get(rows, 0);
     char before_mode[20];
     copy_text(before_mode, sizeof before_mode, text_of(row, "signup_mode"));
-    int allowed = json_is_true(json_object_get(row, "first")) && host->role_level(req) >= 100;
+    int allowed = json_is_true(json_object_get(row, "operator"));
     json_decref(rows);
     if (!allowed)
         return refuse(req, 403, "action",
-                      "Only administrators of the installation's first team choose how people "
-                      "sign up.");
+                      "Only operators of the installation choose how people sign up.");
     const char *params[] = {mode};
     if (host->db_query(req,
                        "UPDATE teams.settings SET signup_mode = $1, updated_at = now(), "
@@ -1006,7 +1005,7 @@ static const pb_route routes[] = {
     {PB_POST, "/team/members/:user_id/remove", remove_member, "teams:manage", 0, "teams/members"},
     {PB_POST, "/team/requests/:user_id/approve", approve, "teams:manage", 0, "teams/members"},
     {PB_POST, "/team/requests/:user_id/reject", reject, "teams:manage", 0, "teams/members"},
-    {PB_POST, "/team/settings", save_settings, "teams:manage", 0, "teams/members"},
+    {PB_POST, "/team/settings", save_settings, "system:signup", 0, "teams/members"},
     {PB_GET, "/teams", teams_page, "teams:self", 0, "teams/teams"},
     {PB_POST, "/teams", create_team, "teams:self", 0, "teams/teams"},
     {PB_POST, "/teams/switch", switch_team, "teams:self", 0, "teams/teams"},
@@ -1023,7 +1022,8 @@ static const pb_route routes[] = {
 
 static const pb_permission permissions[] = {
     {"teams:read", "See the team's members"},
-    {"teams:manage", "Invite, approve, deactivate and remove members; set the sign-up mode"},
+    {"teams:manage", "Invite, approve, deactivate and remove members"},
+    {"system:signup", "Operators: choose whether anyone may ask to join or only the invited"},
     {"teams:self", "List one's own teams, switch between them, found a team"},
     {0},
 };
