@@ -40,13 +40,14 @@ static PGresult *run(PGconn *c, const char *sql, int n, const char *const *param
 
 static int list(PGconn *c)
 {
-    PGresult *r = run(c,
-                      "SELECT u.email, u.display_name, to_char(o.granted_at AT TIME ZONE 'UTC', "
-                      "'YYYY-MM-DD HH24:MI') || ' UTC', coalesce(g.email, '-'), "
-                      "CASE WHEN u.is_active THEN '' ELSE ' (deactivated)' END "
-                      "FROM core.operators o JOIN core.users u ON u.id = o.user_id "
-                      "LEFT JOIN core.users g ON g.id = o.granted_by ORDER BY o.granted_at, u.email",
-                      0, NULL, PGRES_TUPLES_OK);
+    PGresult *r =
+        run(c,
+            "SELECT u.email, u.display_name, to_char(o.granted_at AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD HH24:MI') || ' UTC', coalesce(g.email, '-'), "
+            "CASE WHEN u.is_active THEN '' ELSE ' (deactivated)' END "
+            "FROM core.operators o JOIN core.users u ON u.id = o.user_id "
+            "LEFT JOIN core.users g ON g.id = o.granted_by ORDER BY o.granted_at, u.email",
+            0, NULL, PGRES_TUPLES_OK);
     if (r == NULL)
         return 1;
     for (int i = 0; i < PQntuples(r); i++)

@@ -345,7 +345,6 @@ static const pb_permission permissions[] = {
     {0},
 };
 
-
 PB_MODULE = {
     .abi_version = PB_ABI_VERSION,
     .name = "cache",

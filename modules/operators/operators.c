@@ -70,8 +70,8 @@ static int grant(pb_req *req)
     if (host->input_errors(req))
         return fill_list(req) == PB_OK ? 400 : PB_ERROR;
     const char *params[] = {email};
-    json_t *rows = rows_of(req, "SELECT user_id::text AS id, already FROM core.operator_grant($1)",
-                           1, params);
+    json_t *rows =
+        rows_of(req, "SELECT user_id::text AS id, already FROM core.operator_grant($1)", 1, params);
     if (rows == NULL)
         return PB_ERROR;
     json_t *row = json_array_get(rows, 0);
@@ -108,7 +108,8 @@ static int revoke(pb_req *req)
     json_decref(count);
     const char *params[] = {id};
     json_t *rows = NULL;
-    if (n > 1 && (rows = rows_of(req, "SELECT core.operator_revoke($1) AS email", 1, params)) == NULL)
+    if (n > 1 &&
+        (rows = rows_of(req, "SELECT core.operator_revoke($1) AS email", 1, params)) == NULL)
         return PB_ERROR;
     const char *email = json_string_value(json_object_get(json_array_get(rows, 0), "email"));
     char addr[260], msg[320];

@@ -43,17 +43,20 @@ CREATE TRIGGER operators_keep_one AFTER DELETE ON core.operators
 
 -- The first account made on an installation becomes its first operator,
 -- whichever way it was made (core.signup_first locks core.users, so two
--- first sign-ups cannot both be first).
+-- first sign-ups cannot both be first). A statement trigger: a row trigger
+-- of a many-row INSERT already sees every row of it.
 CREATE FUNCTION core.first_account_operates() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, core AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM core.users WHERE id <> NEW.id) THEN
-        INSERT INTO core.operators (user_id) VALUES (NEW.id) ON CONFLICT DO NOTHING;
+    IF NOT EXISTS (SELECT 1 FROM core.operators) THEN
+        INSERT INTO core.operators (user_id)
+        SELECT id FROM added ORDER BY created_at, id LIMIT 1;
     END IF;
     RETURN NULL;
 END $$;
 CREATE TRIGGER users_first_operates AFTER INSERT ON core.users
-    FOR EACH ROW EXECUTE FUNCTION core.first_account_operates();
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT
+    EXECUTE FUNCTION core.first_account_operates();
 
 -- An installation made before operators existed: its first account.
 INSERT INTO core.operators (user_id)

@@ -347,10 +347,29 @@ def wait_for_mail(to, subject_contains="", timeout=15.0):
 
 # --- People ------------------------------------------------------------------
 
-def make_user(email, password, name="Test User", team=None, level=100):
+def psql(sql, *args, db="plugboard"):
+    """Runs sql as the owner role (which bypasses row-level security), with
+    args as psql variables :'v1', :'v2', ...; returns the rows as lists of
+    strings."""
+    cmd = ["psql", "-h", os.path.join(VAR, "run", "pg"), "-U", "plugboard_owner", "-d", db,
+           "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
+    for i, a in enumerate(args, 1):
+        cmd += ["-v", f"v{i}={a}"]
+    out = subprocess.run(cmd, input=sql, check=True, capture_output=True, text=True, timeout=60)
+    return [line.split("\t") for line in out.stdout.splitlines() if line]
+
+
+def make_operator(user_id):
+    """Makes the user an operator of the installation (as `plugboard
+    operator add` would, without the audit row)."""
+    psql("INSERT INTO core.operators (user_id) VALUES (:'v1') ON CONFLICT DO NOTHING", user_id)
+
+
+def make_user(email, password, name="Test User", team=None, level=100, operator=False):
     """Creates a user with a real password through the test module: in a new
     team of their own as its admin, or in `team` with the highest role at or
-    below `level`. Returns {"user_id", "team_id"}."""
+    below `level`; an operator of the installation too when `operator`.
+    Returns {"user_id", "team_id"}."""
     fields = {"email": email, "password": password, "name": name, "level": str(level)}
     if team:
         fields["team"] = team
@@ -358,7 +377,10 @@ def make_user(email, password, name="Test User", team=None, level=100):
                               headers={"Content-Type": "application/x-www-form-urlencoded"},
                               body=urllib.parse.urlencode(fields).encode())
     assert status == 200, (status, body[:300])
-    return json.loads(body)
+    made = json.loads(body)
+    if operator:
+        make_operator(made["user_id"])
+    return made
 
 
 def unique_email(prefix="user"):

@@ -41,9 +41,9 @@ def counts_of(db):
 
 
 class Admin:
-    def __init__(self, level=100, team=None):
+    def __init__(self, level=100, team=None, operator=False):
         made = pb.make_user(pb.unique_email("bk"), "correct horse battery", name="Backup Tester",
-                            team=team, level=level)
+                            team=team, level=level, operator=operator)
         self.user, self.team = made["user_id"], made["team_id"]
         fields = {"user": self.user, "team": self.team, "level": str(level)}
         status, _, body = pb.request("POST", "/api/v1/test/session/token", headers=FORM,
@@ -77,7 +77,9 @@ class TestBackups(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.admin = Admin()
+        cls.admin = Admin(operator=True)
+        # Another administrator of the same team, who operates nothing.
+        cls.team_admin = Admin(team=cls.admin.team)
         # Fill tables across modules: users, teams, memberships, roles (make_user),
         # a member, mail in the outbox, audit rows and schedules.
         cls.member = Admin(level=10, team=cls.admin.team)
@@ -182,6 +184,7 @@ class TestBackups(unittest.TestCase):
                              ("GET", "/api/v1/backups/1/download"),
                              ("DELETE", "/api/v1/backups/1")):
             self.assertEqual(self.member.call(method, path)[0], 403, (method, path))
+            self.assertEqual(self.team_admin.call(method, path)[0], 403, (method, path))
 
     def test_one_at_a_time_and_retention(self):
         status, _, a = self.admin.call("POST", "/api/v1/backups")

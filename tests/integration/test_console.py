@@ -43,7 +43,7 @@ def settle():
 
 
 def people():
-    admin = pb.make_user(pb.unique_email("console-admin"), PASSWORD)
+    admin = pb.make_user(pb.unique_email("console-admin"), PASSWORD, operator=True)
     member = pb.make_user(pb.unique_email("console-member"), PASSWORD, team=admin["team_id"],
                           level=10)
     return (Client(admin["user_id"], admin["team_id"], 100),

@@ -93,6 +93,66 @@ class SqlIsolationTest(TwoTeams):
         self.assertEqual(rows, [["0"]])
 
 
+class InstallationTablesTest(TwoTeams):
+    """Rows that belong to the whole installation (backups of every team's
+    data, system events, jobs and schedules of no team, who operates it)
+    are visible to operators only: a level-100 administrator of a team sees
+    none of them."""
+
+    TABLES = {
+        "backups.backups": "TRUE",
+        "core.system_events": "TRUE",
+        "core.jobs": "team_id IS NULL",
+        "core.job_schedules": "team_id IS NULL",
+        "core.operators": "user_id <> core.uid()",
+    }
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.op, op2 = str(uuid.uuid4()), str(uuid.uuid4())
+        tag = uuid.uuid4().hex[:8]
+        psql("plugboard_owner", f"""
+            INSERT INTO core.users (id, email, display_name, password_hash) VALUES
+              ('{cls.op}', 'op-{tag}@example.com', 'Op', 'x'),
+              ('{op2}', 'op2-{tag}@example.com', 'Op Two', 'x');
+            INSERT INTO core.memberships (team_id, user_id) VALUES ('{cls.b}', '{cls.op}');
+            INSERT INTO core.operators (user_id) VALUES ('{cls.op}'), ('{op2}')
+              ON CONFLICT DO NOTHING;
+            -- Run alone on an empty database, Ann would be its first account.
+            DELETE FROM core.operators WHERE user_id IN ('{cls.ua}', '{cls.ub}');
+            INSERT INTO backups.backups (file, status) VALUES ('isolation-{tag}.dump', 'failed');
+            INSERT INTO core.system_events (kind, module) VALUES ('test.isolation', 'testkit');
+            INSERT INTO core.jobs (name, status) VALUES ('testkit.nothing', 'done');
+        """)
+
+    def count(self, team, user, level, table):
+        where = self.TABLES[table]
+        ctx = (f"SET LOCAL plugboard.user_id = '{user}'; SET LOCAL plugboard.team_id = '{team}'; "
+               f"SET LOCAL plugboard.role_level = '{level}';")
+        rows = psql("plugboard_app", f"BEGIN; {ctx} SELECT count(*) FROM {table} "
+                                     f"WHERE {where}; COMMIT;")
+        return int(rows[0][0])
+
+    def test_team_administrators_see_none_of_them(self):
+        for table in self.TABLES:
+            for team, user in ((self.a, self.ua), (self.b, self.ub)):
+                self.assertEqual(self.count(team, user, 100, table), 0,
+                                 f"{table} shows installation rows to a team administrator")
+
+    def test_operators_see_them_whatever_their_team_role(self):
+        for table in self.TABLES:
+            self.assertGreater(self.count(self.b, self.op, 0, table), 0, table)
+
+    def test_only_functions_change_who_operates(self):
+        with self.assertRaises(AssertionError) as e:
+            as_app(self.a, self.ua, f"INSERT INTO core.operators (user_id) VALUES ('{self.ua}')")
+        self.assertIn("permission denied", str(e.exception))
+        with self.assertRaises(AssertionError) as e:
+            as_app(self.a, self.ua, "SELECT core.operator_grant('x@example.com')")
+        self.assertIn("only an operator", str(e.exception))
+
+
 class PermissionRegistryTest(unittest.TestCase):
     def test_route_permissions_are_registered_at_load(self):
         rows = psql("plugboard_owner",

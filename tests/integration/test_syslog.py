@@ -33,7 +33,8 @@ class SyslogTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        admin = pb.make_user(pb.unique_email("syslog-admin"), PASSWORD, name="Log Admin")
+        admin = pb.make_user(pb.unique_email("syslog-admin"), PASSWORD, name="Log Admin",
+                             operator=True)
         team = admin["team_id"]
         member = pb.make_user(pb.unique_email("syslog-member"), PASSWORD, name="Log Member",
                               team=team, level=10)
