@@ -118,10 +118,10 @@ static int revoke(pb_req *req)
     if (addr[0] == '\0') {
         /* Either no such operator, or the last one (which was not tried). */
         json_t *is = rows_of(req, "SELECT 1 FROM core.operators WHERE user_id = $1", 1, params);
-        size_t found = json_array_size(is);
-        json_decref(is);
         if (is == NULL)
             return PB_ERROR;
+        size_t found = json_array_size(is);
+        json_decref(is);
         return found ? refuse(req, 409, "action", LAST_OPERATOR)
                      : refuse(req, 404, "action", "There is no such operator.");
     }
