@@ -244,6 +244,7 @@ class Master:
         repl = {"socket": self.socket, "control_socket": os.path.join(self.dir, "pb.ctl"),
                 "pidfile": os.path.join(self.dir, "pb.pid"), "socket_group": ""}
         repl.update({k: str(v) for k, v in overrides.items()})
+        self.socket = repl["socket"]  # a test may put it where nginx reaches it
         lines, section = [], ""
         for line in text.splitlines():
             if line.startswith("["):
@@ -397,13 +398,12 @@ def wrk_cookie_script(cookie):
 class Nginx:
     """A private nginx in front of a Master: the stack's rendered nginx
     configuration with its own port, prefix and FastCGI socket. Loopback
-    only. url is where it listens."""
+    only. url is where it listens. nginx's workers (www-data under root)
+    must reach the master's socket: give it one in PB_VAR/run."""
 
     def __init__(self, master, port):
         self.dir = os.path.join(master.dir, "nginx")
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
-        # nginx's workers (www-data under root) reach the socket through it.
-        os.chmod(master.dir, 0o711)
         stack_dir = os.path.join(VAR, "nginx")
         stack_sock = re.search(r"^socket = (.*)$", open(CONFIG).read(), re.M).group(1)
         text = open(os.path.join(stack_dir, "nginx.conf")).read()

@@ -126,6 +126,7 @@ class TwoLoadsReloadTest(unittest.TestCase):
             group = re.search(r"^socket_group = (.*)$", f.read(), re.M).group(1)
         cls.master = pb.Master(**{
             "workers": cls.WORKERS, "socket_group": group,
+            "socket": os.path.join(pb.VAR, "run", f"hotswap-{os.getpid()}.sock"),
             "modules.quarantine_crashes": 5, "modules.quarantine_window": 60,
             "modules.probation": 30}).start()
         port = int(os.environ.get("PB_HOTSWAP_PORT", str(pb._split(pb.URL)[1] + 7)))
