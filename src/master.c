@@ -439,6 +439,11 @@ static void begin_shutdown(pb_master *m, int sig)
  * If the new generation does not come up, it is killed and N serves on;
  * if it crashes repeatedly during its probation, the previous module set
  * comes back as a further generation (a rollback).
+ *
+ * Overlap is bounded: at most reload_overlap x workers processes are alive,
+ * so a reload during a drain starts its workers as draining ones leave
+ * (after their current request, or at the drain deadline each got once).
+ * Workers the master ends itself are never counted as module crashes.
  * --------------------------------------------------------------------- */
 
 static void ctl_reply(int fd, json_t *reply)
