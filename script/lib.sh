@@ -592,7 +592,8 @@ pb_write_config() {
 		modules="$modules $PB_ROOT/build/tests/modules $PB_VAR/modules-extra"
 		mkdir -p "$PB_VAR/modules-extra"
 		# Crashes on purpose are part of the suite (the matrix, resilience):
-		# the main stack does not quarantine; test_hotswap's own master does.
+		# the main stack does not quarantine; test_hotswap's own masters do,
+		# and its two-loads reload test runs the default settings.
 		: "${PB_QUARANTINE_CRASHES:=1000}"
 		templates="$templates $PB_ROOT/tests/templates"
 		migrations="$migrations $PB_ROOT/tests/sql"

@@ -20,11 +20,14 @@ typedef struct pb_config {
     long max_requests;
     long request_timeout;
     long drain_timeout;
+    long reload_overlap;     /* at most this many times `workers` alive, draining ones included */
     char *modules_state;     /* modules disabled at run time, one name per line */
     long quarantine_crashes; /* a module whose handlers crash this often ... */
     long quarantine_window;  /* ... within this many seconds is quarantined */
     long start_timeout;      /* seconds a new generation has to come up */
     long probation;          /* seconds a new generation's crashes roll it back */
+    long quarantine_release; /* seconds before a quarantined module serves again; 0: never */
+    char *modules_core;      /* modules never quarantined (sign-in, the home page) */
     char *tmp_dir;
     long malloc_tcache; /* glibc tcache entries per size class; 0 = glibc's default */
 

@@ -52,6 +52,12 @@ typedef struct pb_master {
     int64_t stop_deadline;
     int64_t respawn_at[PB_SB_WORKERS];
     bool want[PB_SB_WORKERS]; /* the slot belongs to the serving generation */
+    /* Retired workers: told to drain (SIGQUIT) with this deadline, set once
+     * and never moved by a later reload; 0 while the worker serves. */
+    int64_t drain_deadline[PB_SB_WORKERS];
+    /* The signal the master itself sent to end the worker (TERM, KILL), so
+     * its death is not taken for a module crash; 0 when none. */
+    int ended_by[PB_SB_WORKERS];
     /* Reloads (rolling generations). */
     pb_pathlist prev_plan; /* the module set before the last reload: rollback */
     pb_pathlist refused;   /* identities of the files the serving generation refused */
@@ -65,7 +71,6 @@ typedef struct pb_master {
         int client;         /* a ctl client waiting for the answer, or -1 */
         const char *why;    /* "reload" or "rollback" */
     } reload;
-    int64_t retire_deadline; /* old generation: TERM after, KILL 2 s later */
     uint32_t serving_gen;    /* the last generation that came up */
     uint32_t probation_gen;  /* crashes of this generation roll it back ... */
     int64_t probation_until; /* ... until then */
@@ -75,6 +80,8 @@ typedef struct pb_master {
         char module[PB_SB_MODLEN];
         int64_t at[64];
         int n;
+        int64_t release_at; /* quarantined until then (0: not quarantined) */
+        int strikes;        /* quarantines since the last reload: the wait doubles */
     } crash_log[PB_SB_QUARANTINE];
     /* Processes beside the workers, each restarted when it ends. */
     struct service {
@@ -196,6 +203,34 @@ static void spawn(pb_master *m, int slot)
     }
     w->pid = pid;
     m->respawn_at[slot] = 0;
+    m->drain_deadline[slot] = 0;
+    m->ended_by[slot] = 0;
+}
+
+/* Ends a worker from the master (drain deadline, request timeout, failed
+ * start): remembered so that its death is not counted as a crash. */
+static void end_worker(pb_master *m, int slot, int sig)
+{
+    pb_sb_worker *w = &m->sb->workers[slot];
+    if (w->pid == 0)
+        return;
+    m->ended_by[slot] = sig;
+    kill(w->pid, sig);
+}
+
+/* Worker processes alive, serving or draining. */
+static int worker_count(const pb_master *m)
+{
+    int n = 0;
+    for (int i = 0; i < PB_SB_WORKERS; i++)
+        n += m->sb->workers[i].pid != 0;
+    return n;
+}
+
+/* True while one more worker fits under reload_overlap x workers. */
+static bool room_for_worker(const pb_master *m)
+{
+    return worker_count(m) < m->cfg->reload_overlap * m->cfg->workers;
 }
 
 static int find_slot(const pb_master *m, pid_t pid)
@@ -213,7 +248,14 @@ static void on_worker_exit(pb_master *m, int slot, int status)
     pb_sb_worker *w = &m->sb->workers[slot];
     int64_t lived = pb_now_ns() - w->started_ns;
     bool busy = w->state == PB_W_BUSY;
-    if (WIFSIGNALED(status) && !w->timed_out && !m->stopping) {
+    /* Our own TERM or KILL: the master's decision, not the module's fault.
+     * Any other signal (a SIGSEGV while draining) is still a crash. */
+    bool ours = WIFSIGNALED(status) && m->ended_by[slot] == WTERMSIG(status);
+    if (ours && !w->timed_out && !m->stopping) {
+        pb_log(PB_LOG_WARN, "worker %d ended by the master (%s) %s%s%s%s", (int)w->pid,
+               strsignal(WTERMSIG(status)), busy ? "while serving " : "while idle",
+               busy ? w->route : "", busy ? " of module " : "", busy ? w->module : "");
+    } else if (WIFSIGNALED(status) && !w->timed_out && !m->stopping) {
         int sig = WTERMSIG(status);
         m->sb->crashes++;
         if (busy)
@@ -230,12 +272,14 @@ static void on_worker_exit(pb_master *m, int slot, int status)
                (unsigned long long)w->requests);
     }
     bool abnormal = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-    bool crashed = WIFSIGNALED(status) && !w->timed_out && !m->stopping;
+    bool crashed = WIFSIGNALED(status) && !w->timed_out && !m->stopping && !ours;
     uint32_t gen = w->generation;
     char module[PB_SB_MODLEN];
     snprintf(module, sizeof module, "%s", busy ? w->module : "");
     w->pid = 0;
     w->state = PB_W_EMPTY;
+    m->drain_deadline[slot] = 0;
+    m->ended_by[slot] = 0;
     if (crashed)
         on_crash(m, gen, module);
     if (m->stopping || !m->want[slot])
@@ -323,7 +367,8 @@ static void respawn_due(pb_master *m)
             m->services[i].respawn_at <= now)
             service_spawn(m, &m->services[i]);
     for (int i = 0; i < PB_SB_WORKERS; i++)
-        if (m->want[i] && m->sb->workers[i].pid == 0 && m->respawn_at[i] && m->respawn_at[i] <= now)
+        if (m->want[i] && m->sb->workers[i].pid == 0 && m->respawn_at[i] &&
+            m->respawn_at[i] <= now && room_for_worker(m))
             spawn(m, i);
 }
 
@@ -340,16 +385,14 @@ static void enforce_timeouts(pb_master *m)
         pb_log(PB_LOG_ERROR,
                "request timeout: worker %d spent over %ld s on %s (module %s); killed", (int)w->pid,
                m->cfg->request_timeout, w->route, w->module);
-        kill(w->pid, SIGKILL);
+        end_worker(m, i, SIGKILL);
     }
 }
 
 /* Workers and services still running. */
 static int live_workers(const pb_master *m)
 {
-    int n = 0;
-    for (int i = 0; i < PB_SB_WORKERS; i++)
-        n += m->sb->workers[i].pid != 0;
+    int n = worker_count(m);
     for (int i = 0; i < m->nservices; i++)
         n += m->services[i].pid != 0;
     return n;
@@ -396,6 +439,11 @@ static void begin_shutdown(pb_master *m, int sig)
  * If the new generation does not come up, it is killed and N serves on;
  * if it crashes repeatedly during its probation, the previous module set
  * comes back as a further generation (a rollback).
+ *
+ * Overlap is bounded: at most reload_overlap x workers processes are alive,
+ * so a reload during a drain starts its workers as draining ones leave
+ * (after their current request, or at the drain deadline each got once).
+ * Workers the master ends itself are never counted as module crashes.
  * --------------------------------------------------------------------- */
 
 static void ctl_reply(int fd, json_t *reply)
@@ -535,13 +583,17 @@ static void start_generation(pb_master *m, const char *why, int client)
         m->want[i] = false;
     m->sb->generation++;
     m->sb->reloads++;
-    int started = 0;
-    for (int i = 0; i < PB_SB_WORKERS && started < m->cfg->workers; i++) {
+    /* Slots beyond reload_overlap x workers start as draining workers
+     * leave (respawn_due), so generations never pile up. */
+    int taken = 0;
+    for (int i = 0; i < PB_SB_WORKERS && taken < m->cfg->workers; i++) {
         if (m->sb->workers[i].pid != 0)
             continue;
         m->want[i] = true;
-        spawn(m, i);
-        started++;
+        m->respawn_at[i] = 1;
+        if (room_for_worker(m))
+            spawn(m, i);
+        taken++;
     }
     m->reload.active = true;
     m->reload.gen = m->sb->generation;
@@ -695,12 +747,38 @@ static void roll_back(pb_master *m, const char *reason)
     start_generation(m, "rollback", -1);
 }
 
-static void signal_generation(pb_master *m, uint32_t gen, bool except, int sig)
+/* Tells every worker of other generations that is not draining yet to
+ * finish its current request and exit (SIGQUIT), each with a deadline of
+ * its own: one already draining keeps the deadline it has. */
+static void retire_others(pb_master *m, uint32_t gen, int64_t now)
 {
     for (int i = 0; i < PB_SB_WORKERS; i++) {
         pb_sb_worker *w = &m->sb->workers[i];
-        if (w->pid && ((w->generation == gen) != except))
-            kill(w->pid, sig);
+        if (w->pid == 0 || w->generation == gen || m->drain_deadline[i])
+            continue;
+        m->want[i] = false;
+        m->drain_deadline[i] = now + m->cfg->drain_timeout * 1000000000LL;
+        kill(w->pid, SIGQUIT);
+    }
+}
+
+/* Each tick: retired workers past their drain deadline get TERM, and KILL
+ * 2 s later. A drain ends after one request, so this is for a stuck one. */
+static void enforce_drain_deadlines(pb_master *m, int64_t now)
+{
+    for (int i = 0; i < PB_SB_WORKERS; i++) {
+        int64_t due = m->drain_deadline[i];
+        if (m->sb->workers[i].pid == 0 || due == 0 || now <= due)
+            continue;
+        if (now > due + 2000000000LL && m->ended_by[i] != SIGKILL) {
+            pb_log(PB_LOG_WARN, "worker %d still draining 2 s after its deadline: KILL",
+                   (int)m->sb->workers[i].pid);
+            end_worker(m, i, SIGKILL);
+        } else if (m->ended_by[i] == 0) {
+            pb_log(PB_LOG_WARN, "worker %d past its drain deadline (%ld s): TERM",
+                   (int)m->sb->workers[i].pid, m->cfg->drain_timeout);
+            end_worker(m, i, SIGTERM);
+        }
     }
 }
 
@@ -708,34 +786,27 @@ static void signal_generation(pb_master *m, uint32_t gen, bool except, int sig)
 static void check_reload(pb_master *m)
 {
     int64_t now = pb_now_ns();
-    if (m->retire_deadline && now > m->retire_deadline) {
-        /* Retired workers past the drain deadline: TERM, then KILL. Only
-         * those no longer wanted: a reload may be starting the next one. */
-        int sig = now > m->retire_deadline + 2000000000LL ? SIGKILL : SIGTERM;
-        for (int i = 0; i < PB_SB_WORKERS; i++) {
-            pb_sb_worker *w = &m->sb->workers[i];
-            if (w->pid && !m->want[i] && w->generation < m->serving_gen)
-                kill(w->pid, sig);
-        }
-        if (sig == SIGKILL)
-            m->retire_deadline = 0;
-    }
+    enforce_drain_deadlines(m, now);
     if (!m->reload.active)
         return;
-    int up = 0, want = 0;
+    int up = 0, want = 0, unstarted = 0;
     for (int i = 0; i < PB_SB_WORKERS; i++) {
         if (!m->want[i])
             continue;
         want++;
-        uint32_t st = m->sb->workers[i].state;
-        up += m->sb->workers[i].pid && (st == PB_W_IDLE || st == PB_W_BUSY);
+        pb_sb_worker *w = &m->sb->workers[i];
+        up += w->pid && (w->state == PB_W_IDLE || w->state == PB_W_BUSY);
+        unstarted += w->pid == 0 && w->generation != m->reload.gen;
     }
+    /* The start clock runs from the last worker's fork: waiting for room
+     * under reload_overlap is bounded by the drain deadlines instead. */
+    if (unstarted)
+        m->reload.deadline = now + m->cfg->start_timeout * 1000000000LL;
     uint32_t gen = m->reload.gen;
     if (up == want) {
         double took = (double)(now - m->reload.started_ns) / 1e6;
-        signal_generation(m, gen, true, SIGQUIT); /* finish the current request, then exit */
+        retire_others(m, gen, now); /* finish the current request, then exit */
         m->serving_gen = gen;
-        m->retire_deadline = now + m->cfg->drain_timeout * 1000000000LL;
         m->reload.active = false;
         if (strcmp(m->reload.why, "reload") == 0) {
             m->probation_gen = gen;
@@ -745,6 +816,8 @@ static void check_reload(pb_master *m)
         /* A new generation loads the modules afresh: quarantine ends. */
         m->sb->nquarantined = 0;
         __atomic_add_fetch(&m->sb->quarantine_seq, 1, __ATOMIC_RELEASE);
+        for (int i = 0; i < PB_SB_QUARANTINE; i++)
+            m->crash_log[i].release_at = 0, m->crash_log[i].strikes = 0;
         pb_log(PB_LOG_INFO, "generation %u serving (%s took %.0f ms); the previous drains", gen,
                m->reload.why, took);
         drop_old_generations(m);
@@ -764,10 +837,12 @@ static void check_reload(pb_master *m)
     /* The new generation did not come up: kill it; the old one serves on. */
     const char *why =
         now >= m->reload.deadline ? "did not start in time" : "crashed while starting";
-    signal_generation(m, gen, false, SIGKILL);
     int wanted = 0;
     for (int i = 0; i < PB_SB_WORKERS; i++) {
-        m->want[i] = m->sb->workers[i].pid && m->sb->workers[i].generation != gen;
+        pb_sb_worker *w = &m->sb->workers[i];
+        if (w->pid && w->generation == gen)
+            end_worker(m, i, SIGKILL);
+        m->want[i] = w->pid && w->generation != gen && m->drain_deadline[i] == 0;
         wanted += m->want[i];
     }
     for (int i = 0; i < PB_SB_WORKERS && wanted < m->cfg->workers; i++) {
@@ -788,6 +863,105 @@ static void check_reload(pb_master *m)
     json_decref(d);
     reload_answer(
         m, json_pack("{s:s, s:s}", "error", "reload failed: the new generation", "reason", why));
+}
+
+/* Records a crash of module at now in its crash log, forgetting those older
+ * than quarantine_window. Returns the log, or NULL when the table is full. */
+static struct crash_log *crash_count(pb_master *m, const char *module, int64_t now)
+{
+    struct crash_log *c = NULL;
+    for (int i = 0; i < PB_SB_QUARANTINE && c == NULL; i++)
+        if (strcmp(m->crash_log[i].module, module) == 0 || m->crash_log[i].module[0] == '\0')
+            c = &m->crash_log[i];
+    if (c == NULL)
+        return NULL;
+    if (c->module[0] == '\0')
+        snprintf(c->module, sizeof c->module, "%s", module);
+    int64_t window = m->cfg->quarantine_window * 1000000000LL;
+    int kept = 0;
+    for (int i = 0; i < c->n; i++)
+        if (now - c->at[i] < window)
+            c->at[kept++] = c->at[i];
+    c->n = kept;
+    if (c->n < 64)
+        c->at[c->n++] = now;
+    return c;
+}
+
+static int word_is(const char *w, size_t n, void *ctx)
+{
+    const char *name = ctx;
+    return strlen(name) == n && strncmp(w, name, n) == 0;
+}
+
+/* True for the modules [modules] core names: never quarantined. */
+static bool is_core(const pb_config *cfg, const char *module)
+{
+    return pb_config_each_word(cfg->modules_core, word_is, (void *)module) != 0;
+}
+
+/* A core module reached the crash threshold: it keeps serving (the site is
+ * unusable without it), and an operator is told, who decides. */
+static void alert_core_crashing(pb_master *m, const char *module)
+{
+    pb_log(PB_LOG_ERROR,
+           "module %s crashed %ld times within %ld s; it is a core module ([modules] core), so it "
+           "keeps serving: an operator decides (plugboard ctl disable %s)",
+           module, m->cfg->quarantine_crashes, m->cfg->quarantine_window, module);
+    json_t *d = json_pack("{s:i, s:i, s:b}", "crashes", (int)m->cfg->quarantine_crashes, "window_s",
+                          (int)m->cfg->quarantine_window, "core", 1);
+    pb_event_record(m->cfg, "module.crashing", module, d);
+    json_decref(d);
+}
+
+/* Puts a module's routes out of service (503) until a reload, or until
+ * quarantine_release seconds (doubled by each quarantine since the last
+ * reload, at most 32 times) have passed. */
+static void quarantine(pb_master *m, struct crash_log *c, int64_t now)
+{
+    for (uint32_t i = 0; i < m->sb->nquarantined; i++)
+        if (strcmp(m->sb->quarantined[i], c->module) == 0)
+            return; /* already */
+    if (m->sb->nquarantined >= PB_SB_QUARANTINE)
+        return;
+    snprintf(m->sb->quarantined[m->sb->nquarantined], PB_SB_MODLEN, "%s", c->module);
+    m->sb->nquarantined++;
+    __atomic_add_fetch(&m->sb->quarantine_seq, 1, __ATOMIC_RELEASE);
+    long hold = m->cfg->quarantine_release << (c->strikes < 5 ? c->strikes : 5);
+    c->strikes++;
+    c->release_at = m->cfg->quarantine_release ? now + hold * 1000000000LL : 0;
+    pb_log(PB_LOG_ERROR, "module %s quarantined after %ld crashes within %ld s%s", c->module,
+           m->cfg->quarantine_crashes, m->cfg->quarantine_window,
+           c->release_at ? "; it serves again on probation later" : "; a reload lifts it");
+    json_t *d =
+        json_pack("{s:i, s:i, s:i}", "crashes", (int)m->cfg->quarantine_crashes, "window_s",
+                  (int)m->cfg->quarantine_window, "release_s", c->release_at ? (int)hold : 0);
+    pb_event_record(m->cfg, "module.quarantined", c->module, d);
+    json_decref(d);
+}
+
+/* Each tick: quarantined modules whose time is up serve again, on
+ * probation (a further quarantine waits twice as long). */
+static void release_quarantined(pb_master *m, int64_t now)
+{
+    for (int i = 0; i < PB_SB_QUARANTINE; i++) {
+        struct crash_log *c = &m->crash_log[i];
+        if (c->release_at == 0 || now < c->release_at)
+            continue;
+        c->release_at = 0;
+        c->n = 0;
+        uint32_t kept = 0;
+        for (uint32_t q = 0; q < m->sb->nquarantined; q++)
+            if (strcmp(m->sb->quarantined[q], c->module) != 0)
+                memmove(m->sb->quarantined[kept++], m->sb->quarantined[q], PB_SB_MODLEN);
+        m->sb->nquarantined = kept;
+        __atomic_add_fetch(&m->sb->quarantine_seq, 1, __ATOMIC_RELEASE);
+        pb_log(PB_LOG_INFO, "module %s serves again after its quarantine (on probation)",
+               c->module);
+        json_t *d = json_pack("{s:i}", "strikes", c->strikes);
+        pb_event_record(m->cfg, "module.released", c->module, d);
+        json_decref(d);
+    }
 }
 
 /* A worker died of a signal: during a reload or a probation, it counts
@@ -812,37 +986,14 @@ static void on_crash(pb_master *m, uint32_t gen, const char *module)
     }
     if (module[0] == '\0')
         return;
-    struct crash_log *c = NULL;
-    for (int i = 0; i < PB_SB_QUARANTINE && c == NULL; i++)
-        if (strcmp(m->crash_log[i].module, module) == 0 || m->crash_log[i].module[0] == '\0')
-            c = &m->crash_log[i];
-    if (c == NULL)
+    struct crash_log *c = crash_count(m, module, now);
+    if (c == NULL || c->n < m->cfg->quarantine_crashes)
         return;
-    if (c->module[0] == '\0')
-        snprintf(c->module, sizeof c->module, "%s", module);
-    int64_t window = m->cfg->quarantine_window * 1000000000LL;
-    int kept = 0;
-    for (int i = 0; i < c->n; i++)
-        if (now - c->at[i] < window)
-            c->at[kept++] = c->at[i];
-    c->n = kept;
-    if (c->n < 64)
-        c->at[c->n++] = now;
-    if (c->n < m->cfg->quarantine_crashes)
-        return;
-    for (uint32_t i = 0; i < m->sb->nquarantined; i++)
-        if (strcmp(m->sb->quarantined[i], module) == 0)
-            return; /* already */
-    if (m->sb->nquarantined >= PB_SB_QUARANTINE)
-        return;
-    snprintf(m->sb->quarantined[m->sb->nquarantined], PB_SB_MODLEN, "%s", module);
-    m->sb->nquarantined++;
-    __atomic_add_fetch(&m->sb->quarantine_seq, 1, __ATOMIC_RELEASE);
     c->n = 0;
-    json_t *d = json_pack("{s:i, s:i}", "crashes", (int)m->cfg->quarantine_crashes, "window_s",
-                          (int)m->cfg->quarantine_window);
-    pb_event_record(m->cfg, "module.quarantined", module, d);
-    json_decref(d);
+    if (is_core(m->cfg, module))
+        alert_core_crashing(m, module);
+    else
+        quarantine(m, c, now);
 }
 
 /* ---------------------------------------------------------------------
@@ -1046,6 +1197,7 @@ static void run_loop(pb_master *m)
         }
         enforce_timeouts(m);
         check_reload(m);
+        release_quarantined(m, pb_now_ns());
         respawn_due(m);
     }
 }

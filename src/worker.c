@@ -8,6 +8,10 @@
  * idle worker per connection instead of all of them; losing a race to
  * another worker just means waiting again.
  *
+ * epoll_pwait() returns ready events without delivering a pending signal,
+ * so under continuous traffic the signal would wait forever: before every
+ * accept, a pending SIGTERM or SIGQUIT is also taken with sigtimedwait().
+ *
  * SIGTERM (shutdown): keep accepting until the backlog is empty, then exit;
  * the master has already unlinked the socket, so no new connection comes.
  * SIGQUIT (replacement by a new generation): finish the current request
@@ -17,11 +21,14 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "account.h"
@@ -575,16 +582,48 @@ static void install_signals(sigset_t *waitmask)
     sigdelset(waitmask, SIGQUIT);
 }
 
+/* Takes a SIGTERM or SIGQUIT that is pending while blocked, as if its
+ * handler had run: the flags are then exact whatever the traffic. */
+static void take_pending_signals(void)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGQUIT);
+    struct timespec now = {0, 0};
+    int sig;
+    while ((sig = sigtimedwait(&stop, NULL, &now)) > 0) {
+        if (sig == SIGQUIT)
+            got_quit = 1;
+        else
+            got_term = 1;
+    }
+}
+
+/* True when a connection is queued on fd: a worker that was woken for one
+ * and then left to drain does not pass the wake-up on (EPOLLEXCLUSIVE), so
+ * an idle worker looks for itself once a second. */
+static bool backlog_waiting(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
 /* Waits until a connection is pending. Returns 1 when one is, 0 when it
- * is time to stop. */
-static int wait_for_connection(int ep, const sigset_t *waitmask, pid_t master)
+ * is time to stop: after SIGQUIT, never another connection. */
+static int wait_for_connection(int ep, int listen_fd, const sigset_t *waitmask, pid_t master)
 {
     for (;;) {
+        take_pending_signals();
         if (got_quit)
             return 0;
         struct epoll_event ev;
         int n = epoll_pwait(ep, &ev, 1, got_term ? 0 : 1000, waitmask);
-        if (n > 0)
+        if (n > 0) {
+            take_pending_signals();
+            return got_quit ? 0 : 1;
+        }
+        if (n == 0 && !got_term && backlog_waiting(listen_fd))
             return 1;
         if (n < 0 && errno != EINTR)
             return 0;
@@ -619,7 +658,7 @@ void pb_worker_main(const pb_config *cfg, pb_scoreboard *sb, int slot, uint32_t 
         exit(1);
     }
     w.slot->state = PB_W_IDLE;
-    while (wait_for_connection(ep, &waitmask, master)) {
+    while (wait_for_connection(ep, listen_fd, &waitmask, master)) {
         if (FCGX_Accept_r(&fr) < 0)
             continue; /* another worker took it, or the client left */
         w.slot->busy_ns = pb_now_ns();

@@ -244,6 +244,7 @@ class Master:
         repl = {"socket": self.socket, "control_socket": os.path.join(self.dir, "pb.ctl"),
                 "pidfile": os.path.join(self.dir, "pb.pid"), "socket_group": ""}
         repl.update({k: str(v) for k, v in overrides.items()})
+        self.socket = repl["socket"]  # a test may put it where nginx reaches it
         lines, section = [], ""
         for line in text.splitlines():
             if line.startswith("["):
@@ -386,3 +387,77 @@ def make_user(email, password, name="Test User", team=None, level=100, operator=
 def unique_email(prefix="user"):
     """An address no other test uses."""
     return f"{prefix}-{os.getpid()}-{time.monotonic_ns()}@example.com"
+
+
+# --- Sign-in and a private nginx ---------------------------------------------
+
+def sign_in(email, password):
+    """Signs in through the real /login form (CSRF token included); returns
+    the "pb_session=..." cookie pair, or None when sign-in failed."""
+    status, headers, body = request("GET", "/login")
+    assert status == 200, (status, body[:300])
+    pair = re.search(r"pb_session=[^;]*", headers.get("set-cookie", ""))
+    token = re.search(r'name="_csrf" value="([^"]+)"', body.decode()).group(1)
+    fields = urllib.parse.urlencode({"_csrf": token, "email": email, "password": password})
+    status, headers, _ = request(
+        "POST", "/login", body=fields.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 **({"Cookie": pair.group(0)} if pair else {})})
+    pair = re.search(r"pb_session=[^;]*", headers.get("set-cookie", ""))
+    return pair.group(0) if status == 303 and pair else None
+
+
+def wrk_cookie_script(cookie):
+    """A wrk Lua script that sends cookie ("name=value") with every request;
+    returns its path (the caller removes it)."""
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False,
+                                     dir=os.path.join(VAR, "tmp")) as lua:
+        lua.write(f'wrk.headers["Cookie"] = "{cookie}"\n')
+    return lua.name
+
+
+class Nginx:
+    """A private nginx in front of a Master: the stack's rendered nginx
+    configuration with its own port, prefix and FastCGI socket. Loopback
+    only. url is where it listens. nginx's workers (www-data under root)
+    must reach the master's socket: give it one in PB_VAR/run."""
+
+    def __init__(self, master, port):
+        self.dir = os.path.join(master.dir, "nginx")
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        stack_dir = os.path.join(VAR, "nginx")
+        stack_sock = re.search(r"^socket = (.*)$", open(CONFIG).read(), re.M).group(1)
+        text = open(os.path.join(stack_dir, "nginx.conf")).read()
+        text = text.replace(f"127.0.0.1:{_split(URL)[1]}", f"127.0.0.1:{port}")
+        text = text.replace(stack_dir + "/", self.dir + "/")
+        with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
+            f.write(text)
+        locs = open(os.path.join(stack_dir, "plugboard-locations.conf")).read()
+        with open(os.path.join(self.dir, "plugboard-locations.conf"), "w") as f:
+            f.write(locs.replace(f"unix:{stack_sock};", f"unix:{master.socket};"))
+        self.url = f"http://127.0.0.1:{port}"
+
+    def _run(self, *args):
+        return subprocess.run(["nginx", "-p", self.dir + "/", "-e",
+                               os.path.join(self.dir, "error.log"), "-c",
+                               os.path.join(self.dir, "nginx.conf"), *args],
+                              cwd=self.dir, capture_output=True, text=True, timeout=30)
+
+    def start(self):
+        out = self._run()
+        assert out.returncode == 0, out.stderr
+        return self
+
+    def stop(self):
+        self._run("-s", "quit")
+        pid_file = os.path.join(self.dir, "nginx.pid")
+        wait_until(lambda: not os.path.exists(pid_file), timeout=10,
+                   message="the private nginx did not stop")
+
+    def error_log(self):
+        try:
+            with open(os.path.join(self.dir, "error.log"), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""

@@ -1,6 +1,9 @@
 """Hot swap by rolling generations (src/master.c): reloads under load lose
-nothing, a broken module refuses the reload, a module that keeps crashing
-is quarantined, and a release that crash-loops is rolled back."""
+nothing (one anonymous and one signed-in load through nginx, with the
+default quarantine settings, never more than twice the workers alive), a
+broken module refuses the reload, a module that keeps crashing is
+quarantined until a reload or quarantine_release, a core module is reported
+instead, and a release that crash-loops is rolled back."""
 
 import os
 import re
@@ -93,6 +96,140 @@ class ReloadUnderLoadTest(unittest.TestCase):
         pb.wait_until(lambda: generation() == start_gen + 1, timeout=30,
                       message="SIGHUP started no new generation")
         self.assertEqual(pb.request("GET", "/")[0], 200)
+
+
+def children_of(pid):
+    """Processes whose parent is pid (workers, services, a probe)."""
+    n = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    n += int(f.read().rsplit(")", 1)[1].split()[1]) == pid
+            except (OSError, IndexError, ValueError):
+                pass
+    return n
+
+
+class TwoLoadsReloadTest(unittest.TestCase):
+    """Issue 8 as it failed: an anonymous and a signed-in wrk -c64 through
+    nginx, ten reloads 5 s apart, on a master with the default quarantine
+    settings (the main stack's are raised for the deliberate crashes)."""
+
+    WORKERS = 6
+    RELOADS = 10
+    INTERVAL = 5.0
+
+    @classmethod
+    def setUpClass(cls):
+        with open(pb.CONFIG) as f:
+            group = re.search(r"^socket_group = (.*)$", f.read(), re.M).group(1)
+        cls.master = pb.Master(**{
+            "workers": cls.WORKERS, "socket_group": group,
+            "socket": os.path.join(pb.VAR, "run", f"hotswap-{os.getpid()}.sock"),
+            "modules.quarantine_crashes": 5, "modules.quarantine_window": 60,
+            "modules.probation": 30}).start()
+        port = int(os.environ.get("PB_HOTSWAP_PORT", str(pb._split(pb.URL)[1] + 7)))
+        try:
+            cls.nginx = pb.Nginx(cls.master, port).start()
+        except Exception:
+            cls.master.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.nginx.stop()
+        cls.master.stop()
+
+    def get(self, path, cookie=None):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", int(self.nginx.url.rsplit(":", 1)[1]),
+                                          timeout=10)
+        try:
+            conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    def test_two_loads_ten_reloads_no_error_no_quarantine_bounded_workers(self):
+        email = pb.unique_email("hotswap")
+        pb.make_user(email, "hot swap password 1")
+        cookie = pb.sign_in(email, "hot swap password 1")
+        self.assertIsNotNone(cookie, "sign-in failed")
+        self.assertEqual(self.get("/"), 200)
+        self.assertEqual(self.get("/account", cookie), 200)
+        status = self.master.ctl_status()
+        start_gen, crashes = status["generation"], status["crashes"]
+        since = last_event_id()
+        seconds = int(self.RELOADS * self.INTERVAL + 4)
+        lua = pb.wrk_cookie_script(cookie)
+        anon, signed, samples = {}, {}, []
+        stop = threading.Event()
+        master_pid = self.master.proc.pid
+
+        def sample():
+            # The master answers ctl between probes: a status that times out
+            # during a reload's probe is skipped, the process list is not.
+            while not stop.is_set():
+                try:
+                    st = self.master.ctl_status()
+                    alive = sum(1 for w in st["workers"]["list"] if w["pid"])
+                    samples.append((alive, children_of(master_pid), tuple(st["quarantined"])))
+                except subprocess.CalledProcessError:
+                    samples.append((0, children_of(master_pid), ()))
+                time.sleep(0.1)
+
+        loads = [threading.Thread(target=lambda: anon.update(
+                     pb.run_wrk(self.nginx.url + "/", seconds, 64, timeout=5))),
+                 threading.Thread(target=lambda: signed.update(
+                     pb.run_wrk(self.nginx.url + "/account", seconds, 64, script=lua,
+                                timeout=5))),
+                 threading.Thread(target=sample)]
+        for t in loads:
+            t.start()
+        took, failed = [], []
+        try:
+            time.sleep(2)
+            for _ in range(self.RELOADS):
+                t0 = time.monotonic()
+                out = self.master.ctl("reload")
+                took.append(time.monotonic() - t0)
+                if out.returncode != 0 or "serving" not in out.stdout:
+                    failed.append(out.stdout + out.stderr)
+                time.sleep(max(0.0, self.INTERVAL - took[-1]))
+        finally:
+            for t in loads[:2]:
+                t.join()
+            stop.set()
+            loads[2].join()
+            os.unlink(lua)
+        status = self.master.ctl_status()
+        most = max(n for n, _, _ in samples)
+        most_procs = max(p for _, p, _ in samples)
+        quarantined = sorted({m for _, _, q in samples for m in q} | set(status["quarantined"]))
+        print(f"\n  two loads: 10 reloads {self.INTERVAL:.0f} s apart during {seconds} s of 2 x wrk "
+              f"-c64 through nginx ({self.WORKERS} workers, default quarantine)\n"
+              f"  wrk /        : {anon['requests']} requests, {anon['non_2xx']} non-2xx/3xx, "
+              f"{anon['socket_errors']} socket errors\n"
+              f"  wrk /account : {signed['requests']} requests, {signed['non_2xx']} non-2xx/3xx, "
+              f"{signed['socket_errors']} socket errors\n"
+              f"  reloads (ms) : {' '.join(f'{t * 1000:.0f}' for t in took)} "
+              f"(median {statistics.median(took) * 1000:.0f}, max {max(took) * 1000:.0f}, "
+              f"{len(failed)} failed)\n"
+              f"  workers alive at most: {most} (scoreboard, {len(samples)} samples), "
+              f"{most_procs} children of the master; crashes counted: "
+              f"{status['crashes'] - crashes}; quarantined: {quarantined or 'none'}")
+        self.assertEqual(failed, [])
+        for load in (anon, signed):
+            self.assertGreater(load["requests"], 0, load.get("output"))
+            self.assertEqual((load["non_2xx"], load["socket_errors"]), (0, 0), load["output"])
+        self.assertEqual(quarantined, [])
+        self.assertEqual(events("module.quarantined", since), [])
+        self.assertEqual(status["crashes"], crashes, "the master's own kills counted as crashes")
+        self.assertLessEqual(most, 2 * self.WORKERS)
+        self.assertEqual(status["generation"], start_gen + self.RELOADS)
+        self.assertEqual(self.get("/"), 200)
+        self.assertEqual(self.get("/account", cookie), 200)
 
 
 class KillWorkersUnderLoadTest(unittest.TestCase):
@@ -243,6 +380,46 @@ class QuarantineAndRollbackTest(unittest.TestCase):
         # The next release that works is taken normally.
         install(os.path.join(SWAP, "v1", "swap.so"), self.extra, "swap.so")
         self.assertEqual(self.master.ctl("reload").returncode, 0)
+
+
+class QuarantineEndsTest(unittest.TestCase):
+    """A quarantine ends by itself, and a core module is never quarantined."""
+
+    def crash_master(self, **overrides):
+        master = pb.Master(**{"workers": 2, "modules.quarantine_crashes": 3,
+                              "modules.quarantine_window": 60, **overrides}).start()
+        self.addCleanup(master.stop)
+        return master
+
+    def get(self, master, path):
+        try:
+            return pb.fcgi_request(master.socket, path, timeout=5)[0]
+        except OSError:
+            return 0  # the worker died mid-request
+
+    def test_a_quarantined_module_serves_again_after_quarantine_release(self):
+        master = self.crash_master(**{"modules.quarantine_release": 2})
+        since = last_event_id()
+        pb.wait_until(lambda: self.get(master, "/test/crash") == 503, timeout=15, interval=0.2,
+                      message="crashy was not quarantined")
+        self.assertEqual(self.get(master, "/test/crashy-ok"), 503)
+        pb.wait_until(lambda: self.get(master, "/test/crashy-ok") == 200, timeout=10,
+                      interval=0.2, message="the quarantine did not end by itself")
+        self.assertEqual(master.ctl_status()["quarantined"], [])
+        self.assertEqual([r[1] for r in events("module.released", since)], ["crashy"])
+
+    def test_a_core_module_that_keeps_crashing_is_reported_not_quarantined(self):
+        master = self.crash_master(**{"modules.core": "auth system crashy"})
+        since = last_event_id()
+        for _ in range(4):
+            self.get(master, "/test/crash")
+            time.sleep(0.2)
+        pb.wait_until(lambda: events("module.crashing", since), timeout=10,
+                      message="no module.crashing alert")
+        self.assertEqual(self.get(master, "/test/crashy-ok"), 200)
+        self.assertEqual(master.ctl_status()["quarantined"], [])
+        self.assertEqual(events("module.quarantined", since), [])
+        self.assertIn("it is a core module", master.log_text())
 
 
 if __name__ == "__main__":
