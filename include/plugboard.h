@@ -489,21 +489,25 @@ struct pb_host {
      * (UTC, "2026-01-02T03:04:05.678Z"), level, role, pid, msg, and fields
      * such as module, route, job and name). */
 
-    /* Searches the log file backwards from its end (at most its last
-     * 64 MiB) and returns a new object: "records", the matching records
-     * newest first, at most limit (1..500; 0 = 500); "more", true when it
-     * stopped at limit; "bounded", true when it stopped at the 64 MiB
-     * before the file's start; "configured", false when [log] file is not
-     * set (then no records). filter (borrowed, may be NULL) holds optional
-     * strings (empty = any): "level" (the least severe shown: "warn" gives
-     * warn and error), "role", "module" (equal), "text" (a substring of msg
-     * or any field value, ASCII case-insensitive), "since" (inclusive) and
-     * "until" (exclusive), UTC times "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]", and
-     * "skip" (digits, with until): until becomes inclusive and that many of
-     * the newest matches at exactly until are left out, so a next page
-     * loses nothing that shared the oldest shown record's millisecond. An
-     * invalid filter gives {"errors": {field: message}} instead. NULL when
-     * the file cannot be read or memory runs out. */
+    /* Searches the log file backwards from its end (or from "before"),
+     * reading at most 16 MiB for at most 0.1 s, and returns a new object:
+     * "records", the matching records newest first, at most limit (1..500; 0
+     * = 500); "more", true when it stopped at limit ("next_before": the next
+     * page's "before"); "bounded", true when it stopped at its bound before
+     * the file's start ("bound": {"before": the offset to go on from,
+     * "until": the time reached, "bytes", "read", "why"}); "configured",
+     * false when [log] file is not set (then no records). filter (borrowed,
+     * may be NULL) holds optional strings (empty = any): "level" (the least
+     * severe shown: "warn" gives warn and error), "role", "module" (equal),
+     * "text" (a substring of msg or any field value, ASCII
+     * case-insensitive), "since" (inclusive) and "until" (exclusive), UTC
+     * times "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]", and "skip" (digits, with
+     * until): until becomes inclusive and that many of the newest matches at
+     * exactly until are left out, so a next page loses nothing that shared
+     * the oldest shown record's millisecond; "before" (digits), a byte
+     * offset from an earlier answer. An invalid filter gives {"errors":
+     * {field: message}} instead. NULL when the file cannot be read or memory
+     * runs out. */
     json_t *(*log_search)(pb_req *req, const json_t *filter, size_t limit);
     /* --- Backups (appended in ABI 1) ---------------------------------------
      * Archives of the whole database made with pg_dump (custom format) into

@@ -38,21 +38,22 @@ pb_env() {
 	PB_MODE=$1
 	case $PB_MODE in
 	server)
-		: "${PB_VAR:=$PB_ROOT/var}" "${PB_PORT:=8080}"
+		: "${PB_VAR:=$(pb_default_var)}" "${PB_PORT:=8080}"
 		: "${PB_PG_FSYNC:=on}" "${PB_REDIS_SAVE:=yes}"
 		;;
 	test)
-		: "${PB_VAR:=$PB_ROOT/var/test}" "${PB_PORT:=18080}"
+		: "${PB_VAR:=$(pb_default_var)/test}" "${PB_PORT:=18080}"
 		# A throw-away database: durability only costs time here.
 		: "${PB_PG_FSYNC:=off}" "${PB_REDIS_SAVE:=no}"
 		;;
 	bench)
-		: "${PB_VAR:=$PB_ROOT/var/bench}" "${PB_PORT:=28080}"
+		: "${PB_VAR:=$(pb_default_var)/bench}" "${PB_PORT:=28080}"
 		: "${PB_PG_FSYNC:=off}" "${PB_REDIS_SAVE:=no}" "${PB_LOG_LEVEL:=warn}"
 		;;
 	*) pb_die "pb_env: unknown mode '$PB_MODE' (server, test or bench)" ;;
 	esac
 	PB_VAR=$(realpath -m -- "$PB_VAR")
+	case $PB_VAR in "$PB_ROOT"/*) ;; *) pb_say "state folder: $PB_VAR" ;; esac
 	PB_RUN=$PB_VAR/run
 	PB_LOG=$PB_VAR/log
 	PB_URL=http://127.0.0.1:$PB_PORT
@@ -79,6 +80,35 @@ pb_env() {
 	export PB_DRAIN_TIMEOUT PB_START_TIMEOUT PB_JOBS
 	export PB_PG_CONNINFO PB_PG_OWNER_CONNINFO PB_SMTP_PORT PB_MAILDIR
 	pb_check_paths
+}
+
+# pb_world_reachable PATH: true if every folder on the way to PATH (and PATH
+# itself) lets any user through, so the service users (postgres, www-data)
+# reach it. Works before those users exist (a fresh machine).
+pb_world_reachable() {
+	local p=$1 mode
+	while :; do
+		mode=$(stat -L -c %a -- "$p" 2>/dev/null) || return 1
+		[ $((8#$mode & 1)) -eq 1 ] || return 1
+		[ "$p" != / ] || return 0
+		p=$(dirname -- "$p")
+	done
+}
+
+# The default state folder: $PB_ROOT/var, unless we are root and the
+# checkout is private (a clone in /root, mode 0700): PostgreSQL runs as the
+# postgres user and nginx's workers as www-data, and they could not reach it.
+# Then a folder of this checkout's own under /var/lib/plugboard (named by a
+# hash of the checkout's path, so two checkouts never share one) is used;
+# the user's home keeps its permissions.
+pb_default_var() {
+	local id
+	if ! pb_is_root || pb_world_reachable "$PB_ROOT"; then
+		printf '%s\n' "$PB_ROOT/var"
+		return 0
+	fi
+	id=$(printf '%s' "$PB_ROOT" | sha256sum | cut -c1-12)
+	printf '%s\n' "/var/lib/plugboard/$id"
 }
 
 # The generated configs hold paths unquoted (nginx, INI lists separated by
@@ -118,6 +148,18 @@ pb_check_paths() {
 pb_dirs() {
 	mkdir -p "$PB_VAR" "$PB_RUN" "$PB_LOG" "$PB_VAR/tmp" "$PB_VAR/redis" \
 		"$PB_VAR/nginx/tmp"
+	local top
+	case $PB_VAR in
+	/var/lib/plugboard/*)
+		# Chosen by pb_default_var: whatever the umask, the service users
+		# must get through every folder made for it. checkout names the
+		# checkout it belongs to, for whoever looks in /var/lib/plugboard.
+		top=${PB_VAR#/var/lib/plugboard/}
+		top=/var/lib/plugboard/${top%%/*}
+		chmod 755 /var/lib/plugboard "$top"
+		printf '%s\n' "$PB_ROOT" >"$top/checkout"
+		;;
+	esac
 	chmod 755 "$PB_VAR" "$PB_RUN"
 	chmod 700 "$PB_VAR/tmp" "$PB_VAR/redis"
 }
@@ -260,12 +302,42 @@ pb_missing_packages() {
 	done < <(pb_package_list)
 }
 
-# Install what script/packages lists and is missing. apt-get update runs only
-# when something is missing. Package scripts must not start system services
+# The Debian packages of script/packages that bring a system service of
+# their own, and that service: postgresql (postgresql.service, which starts
+# the cluster 15/main on localhost:5432), redis-server (redis-server.service,
+# 127.0.0.1:6379) and nginx-light (through nginx-common: nginx.service, port
+# 80). Plugboard never uses them: it starts private instances.
+PB_SERVICE_PACKAGES="postgresql:postgresql redis-server:redis-server nginx-light:nginx"
+
+# pb_disable_service NAME: keep a system service from starting now or at
+# boot, under systemd or System V init (a container or chroot has neither
+# running: then only the boot links are removed).
+pb_disable_service() {
+	local sudo=("${@:2}")
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+		"${sudo[@]}" systemctl disable --now "$1.service" >/dev/null 2>&1 || true
+	else
+		if command -v deb-systemd-helper >/dev/null; then
+			"${sudo[@]}" deb-systemd-helper disable "$1.service" >/dev/null 2>&1 || true
+		fi
+		if [ -x "/etc/init.d/$1" ]; then
+			"${sudo[@]}" "/etc/init.d/$1" stop >/dev/null 2>&1 || true
+			"${sudo[@]}" update-rc.d "$1" disable >/dev/null 2>&1 || true
+		fi
+	fi
+	pb_say "packages: disabled the system service $1 that the package enabled (Plugboard runs its own)"
+}
+
+# Install what script/packages lists and is missing, without Recommends
+# (script/packages lists everything needed). apt-get update runs only when
+# something is missing. Package scripts must not start system services
 # (postgresql, redis-server and nginx would): a policy-rc.d that forbids it
-# is put in place for the install when the machine has none.
+# is put in place for the install when the machine has none; then the
+# services of the packages installed here (never of ones that were already
+# there) are disabled, so they do not start at boot either.
 pb_install_packages() {
-	local missing sudo=() rc=0 guard=/usr/sbin/policy-rc.d made_guard=
+	local missing sudo=() rc=0 guard=/usr/sbin/policy-rc.d made_guard='' pair pkg svc m
+	local services=()
 	mapfile -t missing < <(pb_missing_packages)
 	if [ "${#missing[@]}" -eq 0 ]; then
 		pb_say "packages: all installed"
@@ -273,9 +345,13 @@ pb_install_packages() {
 	fi
 	if ! pb_is_root; then
 		command -v sudo >/dev/null ||
-			pb_die "missing Debian packages: ${missing[*]} (run as root: apt-get install ${missing[*]})"
+			pb_die "missing Debian packages: ${missing[*]} (run as root: apt-get install --no-install-recommends ${missing[*]})"
 		sudo=(sudo)
 	fi
+	for pair in $PB_SERVICE_PACKAGES; do
+		pkg=${pair%%:*} svc=${pair#*:}
+		for m in "${missing[@]}"; do [ "$m" != "$pkg" ] || services+=("$svc"); done
+	done
 	pb_say "packages: installing ${missing[*]}"
 	if [ ! -e "$guard" ]; then
 		"${sudo[@]}" sh -c "printf '#!/bin/sh\n# Temporary: script/lib.sh is installing packages.\nexit 101\n' >$guard && chmod 755 $guard" &&
@@ -283,10 +359,12 @@ pb_install_packages() {
 	fi
 	{
 		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-			"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+			"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+				--no-install-recommends "${missing[@]}"
 	} || rc=$?
 	[ -z "$made_guard" ] || "${sudo[@]}" rm -f "$guard"
 	[ "$rc" -eq 0 ] || pb_die "apt-get failed to install: ${missing[*]}"
+	for svc in "${services[@]}"; do pb_disable_service "$svc" "${sudo[@]}"; done
 	mapfile -t missing < <(pb_missing_packages)
 	[ "${#missing[@]}" -eq 0 ] || pb_die "still missing after apt-get: ${missing[*]}"
 }
@@ -720,15 +798,33 @@ pb_nginx_orphans() {
 }
 
 pb_nginx_subst() { # TEMPLATE OUTPUT
-	sed -e "s|@PB_ROOT@|$PB_ROOT|g" -e "s|@PB_VAR@|$PB_VAR|g" -e "s|@PB_PORT@|$PB_PORT|g" \
+	sed -e "s|@PB_ROOT@|$PB_WEB_ROOT|g" -e "s|@PB_VAR@|$PB_VAR|g" -e "s|@PB_PORT@|$PB_PORT|g" \
 		-e "s|@PB_SOCKET@|$PB_SOCKET|g" -e "s|@PB_BODY_MAX@|$PB_BODY_MAX|g" "$1" >"$2"
 	! grep -n '@PB_[A-Z_]*@' "$2" >&2 || pb_die "$1 has a placeholder script/lib.sh does not fill"
+}
+
+# The folder nginx serves static/ from: the checkout itself, or, when
+# www-data cannot read it (a private checkout in /root), a copy in $PB_VAR
+# refreshed at every nginx start.
+pb_nginx_web_root() {
+	PB_WEB_ROOT=$PB_ROOT
+	if pb_is_root && ! pb_world_reachable "$PB_ROOT/static"; then
+		PB_WEB_ROOT=$PB_VAR/www
+		rm -rf -- "$PB_WEB_ROOT.new"
+		mkdir -p "$PB_WEB_ROOT.new"
+		cp -R -- "$PB_ROOT/static" "$PB_WEB_ROOT.new/static"
+		chmod -R a+rX "$PB_WEB_ROOT.new"
+		rm -rf -- "$PB_WEB_ROOT"
+		mv -- "$PB_WEB_ROOT.new" "$PB_WEB_ROOT"
+		pb_say "nginx: serving a copy of static/ from $PB_WEB_ROOT (www-data cannot read $PB_ROOT)"
+	fi
 }
 
 # Render nginx/plugboard.conf.in and the locations snippet into $PB_VAR/nginx.
 pb_nginx_render() {
 	local dir=$PB_VAR/nginx
 	pb_dirs
+	pb_nginx_web_root
 	pb_nginx_subst "$PB_ROOT/nginx/plugboard-locations.conf.in" "$dir/plugboard-locations.conf"
 	pb_nginx_subst "$PB_ROOT/nginx/plugboard.conf.in" "$dir/nginx.conf.tmp"
 	if pb_is_root; then
@@ -742,8 +838,8 @@ pb_nginx_render() {
 
 pb_nginx_check_access() {
 	pb_is_root || return 0
-	runuser -u www-data -- test -r "$PB_ROOT/static/robots.txt" ||
-		pb_warn "www-data cannot read $PB_ROOT/static: nginx will answer 403 for static files"
+	runuser -u www-data -- test -r "$PB_WEB_ROOT/static/robots.txt" ||
+		pb_warn "www-data cannot read $PB_WEB_ROOT/static: nginx will answer 403 for static files"
 	runuser -u www-data -- test -x "$PB_RUN" ||
 		pb_warn "www-data cannot reach $PB_RUN: nginx will answer 502 (plugboard.sock unreachable)"
 }

@@ -6,8 +6,9 @@
  * (each claim counts an attempt and pushes the next one back, so a crash
  * mid-send means a retry, never a loss), sends them, and records the
  * outcome; a message fails for good after [mail] max_attempts. Between
- * batches it sleeps until the next message is due, woken early by the
- * NOTIFY that queueing a message sends.
+ * batches it sleeps until the next message is due (with nothing pending,
+ * a minute), woken early by the NOTIFY that queueing a message sends: an
+ * idle mailer costs one wakeup a minute.
  */
 #include "mailer.h"
 
@@ -28,6 +29,9 @@
 #include "log.h"
 
 #define BATCH 10
+/* With nothing pending the mailer waits for the NOTIFY of the next
+ * enqueue; it looks anyway this often, for rows written without one. */
+#define MAX_SLEEP_MS 60000
 
 static volatile sig_atomic_t stopping;
 
@@ -169,17 +173,17 @@ static int send_batch(PGconn *pg, const pb_config *cfg)
     return failed_db ? -1 : n;
 }
 
-/* Milliseconds until the next message is due, at most a minute; -1 when
- * the database failed. */
+/* Milliseconds until the next message is due (0: one is due now), at
+ * most MAX_SLEEP_MS when nothing is pending; -1 when the database failed. */
 static int next_due_ms(PGconn *pg)
 {
     PGresult *r = run(pg, "SELECT core.mail_next_due()", 0, NULL);
     if (r == NULL)
         return -1;
-    int ms = 60000;
-    if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
-        double s = atof(PQgetvalue(r, 0, 0));
-        ms = s * 1000 < ms ? (int)(s * 1000) + 1 : ms;
+    int ms = MAX_SLEEP_MS;
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+        double s = atof(PQgetvalue(r, 0, 0)) * 1000;
+        ms = s <= 0 ? 0 : s < ms ? (int)s + 1 : ms;
     }
     PQclear(r);
     return ms;
@@ -187,7 +191,9 @@ static int next_due_ms(PGconn *pg)
 
 static PGconn *connect_db(const pb_config *cfg)
 {
-    PGconn *pg = PQconnectdb(cfg->conninfo);
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {cfg->conninfo, "5", "plugboard-mailer", NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(pg) != CONNECTION_OK) {
         pb_log(PB_LOG_WARN, "mailer: database: %s", PQerrorMessage(pg));
         PQfinish(pg);
@@ -202,15 +208,35 @@ static PGconn *connect_db(const pb_config *cfg)
     return pg;
 }
 
-/* Sleeps up to ms, waking for a notification or a signal. */
-static void wait_for_work(PGconn *pg, int ms)
+/* Frees the notifications libpq holds. Returns how many there were. */
+static int drain_notifies(PGconn *pg)
 {
-    struct pollfd p = {PQsocket(pg), POLLIN, 0};
-    if (poll(&p, 1, ms) > 0 && PQconsumeInput(pg)) {
-        PGnotify *n;
-        while ((n = PQnotifies(pg)) != NULL)
-            PQfreemem(n);
+    int k = 0;
+    PGnotify *n;
+    while ((n = PQnotifies(pg)) != NULL) {
+        PQfreemem(n);
+        k++;
     }
+    return k;
+}
+
+/* Sleeps up to ms, waking for a notification or for SIGTERM/SIGINT, which
+ * are blocked everywhere but here (so one arriving just before the wait
+ * still ends it). A notification libpq already read while it ran an
+ * earlier statement counts at once. Returns -1 when the connection broke. */
+static int wait_for_work(PGconn *pg, int ms, const sigset_t *waitmask)
+{
+    if (drain_notifies(pg) > 0)
+        return 0;
+    struct pollfd p = {PQsocket(pg), POLLIN, 0};
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    int n = ppoll(&p, 1, &ts, waitmask);
+    if (n > 0) {
+        if (!PQconsumeInput(pg))
+            return -1;
+        drain_notifies(pg);
+    }
+    return 0;
 }
 
 void pb_mailer_main(const pb_config *cfg)
@@ -221,23 +247,30 @@ void pb_mailer_main(const pb_config *cfg)
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigset_t block, waitmask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &waitmask);
+    sigdelset(&waitmask, SIGTERM);
+    sigdelset(&waitmask, SIGINT);
     if (getppid() == 1 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || sodium_init() < 0)
         exit(1);
     PGconn *pg = NULL;
     while (!stopping) {
         if (pg == NULL && (pg = connect_db(cfg)) == NULL) {
-            sleep(1); /* the database is down: try again shortly */
+            /* The database is down: try again in a second. */
+            struct timespec second = {1, 0};
+            ppoll(NULL, 0, &second, &waitmask);
             continue;
         }
         int n = send_batch(pg, cfg);
         int ms = n >= 0 && n < BATCH && !stopping ? next_due_ms(pg) : 0;
-        if (n < 0 || ms < 0 || PQstatus(pg) != CONNECTION_OK) {
+        if (n < 0 || ms < 0 || PQstatus(pg) != CONNECTION_OK ||
+            (ms > 0 && wait_for_work(pg, ms, &waitmask) < 0)) {
             PQfinish(pg); /* the database went away: reconnect */
             pg = NULL;
-            continue;
         }
-        if (ms > 0)
-            wait_for_work(pg, ms);
     }
     PQfinish(pg);
     curl_global_cleanup();

@@ -431,9 +431,26 @@ static int sleep_ms(sched *s)
     return ms;
 }
 
-/* Waits up to ms for a notification, a child's end or a signal. */
+/* Frees the notifications libpq holds. Returns how many there were. */
+static int drain_notifies(PGconn *pg)
+{
+    int k = 0;
+    PGnotify *n;
+    while ((n = PQnotifies(pg)) != NULL) {
+        PQfreemem(n);
+        k++;
+    }
+    return k;
+}
+
+/* Waits up to ms for a notification, a child's end or a signal. A
+ * notification libpq already read while it ran an earlier statement (an
+ * enqueue committed during the loop's queries) counts at once: polling the
+ * socket would not see it. */
 static void wait_for_work(sched *s, int ms)
 {
+    if (s->pg && drain_notifies(s->pg) > 0)
+        return;
     struct pollfd p[2] = {{s->sigfd, POLLIN, 0}, {s->pg ? PQsocket(s->pg) : -1, POLLIN, 0}};
     if (poll(p, 2, ms) <= 0)
         return;
@@ -441,10 +458,13 @@ static void wait_for_work(sched *s, int ms)
     while (read(s->sigfd, &si, sizeof si) == sizeof si)
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
             s->stopping = true;
-    if (s->pg && (p[1].revents & POLLIN) && PQconsumeInput(s->pg)) {
-        PGnotify *n;
-        while ((n = PQnotifies(s->pg)) != NULL)
-            PQfreemem(n);
+    if (s->pg && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (PQconsumeInput(s->pg))
+            drain_notifies(s->pg);
+        else if (PQstatus(s->pg) != CONNECTION_OK) {
+            PQfinish(s->pg); /* the database went away: the loop reconnects */
+            s->pg = NULL;
+        }
     }
 }
 

@@ -83,8 +83,9 @@ static void add_details(json_t *records)
 }
 
 /* "older": the filter for the next page: until the oldest record shown,
- * skipping those shown that share its millisecond. */
-static void add_older(json_t *m, const json_t *filter, json_t *records)
+ * skipping those shown that share its millisecond, read back from where
+ * the host says the page ends (next_before). */
+static void add_older(json_t *m, const json_t *filter, json_t *records, const char *before)
 {
     size_t n = json_array_size(records), same = 0;
     const char *oldest = json_string_value(json_object_get(json_array_get(records, n - 1), "ts"));
@@ -94,14 +95,29 @@ static void add_older(json_t *m, const json_t *filter, json_t *records)
         same++;
     const char *until = json_string_value(json_object_get(filter, "until"));
     const char *skip = json_string_value(json_object_get(filter, "skip"));
-    if (same == n && until && skip && strcmp(until, oldest) == 0)
-        same += strtoul(skip, NULL, 10); /* a whole page within one millisecond */
+    /* A whole page within one millisecond: those skipped for it come
+     * again, unless the next page starts back after them. */
+    if (same == n && until && skip && strcmp(until, oldest) == 0 && before == NULL)
+        same += strtoul(skip, NULL, 10);
     char text[24];
     snprintf(text, sizeof text, "%zu", same);
     json_t *older = json_deep_copy(filter);
     json_object_set_new(older, "until", json_string(oldest));
     json_object_set_new(older, "skip", json_string(text));
+    if (before)
+        json_object_set_new(older, "before", json_string(before));
     json_object_set_new(m, "older", older);
+}
+
+/* "resume": the same search again, from where the host stopped reading
+ * (the bound of bytes or time per search): older records, same filter. */
+static void add_resume(json_t *m, const json_t *filter, const json_t *bound)
+{
+    json_t *resume = json_deep_copy(filter);
+    json_object_set(resume, "before", json_object_get(bound, "before"));
+    if (json_object_get(bound, "skip"))
+        json_object_set(resume, "skip", json_object_get(bound, "skip"));
+    json_object_set_new(m, "resume", resume);
 }
 
 /* GET /admin/log - the filter form and the newest matching records. */
@@ -117,6 +133,7 @@ static int log_page(pb_req *req)
     read_field(req, filter, "since", TIME_MAX, NULL, NULL);
     read_field(req, filter, "until", TIME_MAX, NULL, NULL);
     read_field(req, filter, "skip", 8, NULL, NULL);
+    read_field(req, filter, "before", 20, NULL, NULL);
     host->input_int(req, "limit", 0, 1, 500, &limit);
     json_object_set_new(m, "filter", filter);
     json_object_set_new(m, "levels",
@@ -142,7 +159,9 @@ static int log_page(pb_req *req)
     json_t *records = json_object_get(found, "records");
     add_details(records);
     if (json_is_true(json_object_get(found, "more")))
-        add_older(m, filter, records);
+        add_older(m, filter, records, json_string_value(json_object_get(found, "next_before")));
+    else if (json_is_true(json_object_get(found, "bounded")))
+        add_resume(m, filter, json_object_get(found, "bound"));
     json_object_update(m, found);
     json_decref(found);
     json_object_set_new(m, "count", json_integer((json_int_t)json_array_size(records)));

@@ -8,6 +8,7 @@ of its own so that what else the suite logs never matches."""
 import json
 import os
 import re
+import time
 import unittest
 import urllib.parse
 import uuid
@@ -65,8 +66,12 @@ class SyslogTest(unittest.TestCase):
 
     def test_filters(self):
         tok = token()
+        # A few milliseconds apart: a warm stack answers in well under one,
+        # and the time range below needs first < last.
         log(f"{tok} first", "warn")
+        time.sleep(0.005)
         log(f"{tok} second", "error")
+        time.sleep(0.005)
         log(f"{tok} third", "warn")
         every = self.search(text=tok)["records"]
         self.assertEqual([r["msg"] for r in every],
@@ -157,6 +162,84 @@ class SyslogTest(unittest.TestCase):
             self.assertIsInstance(rec["pid"], int)
             self.assertIsInstance(rec["msg"], str)
         self.assertTrue(any(b"line\\nbreak \\\"quoted\\\" \\u0001" in line for line in lines))
+
+class SyslogBoundTest(unittest.TestCase):
+    """A search that matches nothing stops at its bound (16 MiB or 0.1 s per
+    search) instead of reading the whole file, says so, and goes on from
+    there when asked."""
+
+    FILLER_MB = 40
+
+    @classmethod
+    def setUpClass(cls):
+        admin = pb.make_user(pb.unique_email("syslog-bound"), PASSWORD, name="Log Bound")
+        cls.admin = Client(admin["user_id"], admin["team_id"], 100)
+
+    def search(self, page=False, **filter):
+        path = "/admin/log?" + urllib.parse.urlencode(filter)
+        started = time.monotonic()
+        if page:
+            status, html = self.admin.page(path)
+            result = html
+        else:
+            status, result = self.admin.api("GET", path)
+        self.assertEqual(status, 200, result)
+        return result, time.monotonic() - started
+
+    def test_a_search_matching_nothing_stops_at_its_bound_and_resumes(self):
+        tok = token()
+        size = os.path.getsize(JSONL)
+        # An old record that matches, then FILLER_MB of others, written as
+        # whole lines with O_APPEND as the host writes; removed afterwards
+        # (with the few lines the host wrote meanwhile: this test's own).
+        line = ('{"ts":"2026-01-01T00:00:00.000Z","level":"info","role":"worker","pid":1,'
+                '"msg":"filler record %08d for the bound test"}\n')
+        block = "".join(line % i for i in range(10000)).encode()
+        fd = os.open(JSONL, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, ('{"ts":"2025-12-31T23:59:59.000Z","level":"warn","role":"worker",'
+                          f'"pid":1,"msg":"the needle {tok}"}}\n').encode())
+            for _ in range(self.FILLER_MB * (1 << 20) // len(block) + 1):
+                os.write(fd, block)
+        finally:
+            os.close(fd)
+        try:
+            for filter in ({"text": tok}, {"text": tok, "level": "error"},
+                           {"level": "error", "module": "no_such_module"}):
+                doc, took = self.search(**filter)
+                self.assertEqual(doc["records"], [], filter)
+                self.assertTrue(doc["bounded"], filter)
+                self.assertLess(took, 1.0, filter)  # all 40 MiB took over a second
+                bound = doc["bound"]
+                self.assertLessEqual(bound["bytes"], 16 << 20)
+                self.assertEqual(doc["resume"]["before"], bound["before"])
+                self.assertEqual(bound["until"], "2026-01-01T00:00:00.000Z")
+            # The page says so and offers to go on.
+            html, _ = self.search(page=True, text=tok)
+            self.assertIn('id="syslog-bound"', html)
+            self.assertIn("Search older", html)
+            self.assertIn(f'name="before" value="{bound["before"]}"', html)
+            # Going on from there, search after search, finds the old record.
+            doc, found = {"resume": {"text": tok}}, []
+            for _ in range(40):
+                doc, _ = self.search(**doc["resume"])
+                found += doc["records"]
+                if found or not doc["bounded"]:
+                    break
+            self.assertEqual([r["msg"] for r in found], [f"the needle {tok}"])
+        finally:
+            os.truncate(JSONL, size)
+
+    def test_older_pages_start_where_the_last_one_ended(self):
+        tok = token()
+        for n in range(3):
+            log(f"{tok} p{n}")
+        doc, _ = self.search(text=tok, limit=2)
+        before = int(doc["older"]["before"])
+        self.assertLess(before, os.path.getsize(JSONL))
+        older, _ = self.search(**doc["older"], limit=10)
+        self.assertEqual([r["msg"][-2:] for r in older["records"]], ["p0"])
+        self.assertFalse(older["more"])
 
 
 if __name__ == "__main__":
