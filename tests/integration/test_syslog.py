@@ -172,7 +172,8 @@ class SyslogBoundTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        admin = pb.make_user(pb.unique_email("syslog-bound"), PASSWORD, name="Log Bound")
+        admin = pb.make_user(pb.unique_email("syslog-bound"), PASSWORD, name="Log Bound",
+                             operator=True)
         cls.admin = Client(admin["user_id"], admin["team_id"], 100)
 
     def search(self, page=False, **filter):
