@@ -235,6 +235,7 @@ class SyslogBoundTest(unittest.TestCase):
         tok = token()
         for n in range(3):
             log(f"{tok} p{n}")
+            time.sleep(0.005)  # records of one millisecond resume by until/skip instead
         doc, _ = self.search(text=tok, limit=2)
         before = int(doc["older"]["before"])
         self.assertLess(before, os.path.getsize(JSONL))
