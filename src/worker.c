@@ -192,13 +192,19 @@ static int build_permissions(pb_req *req, const char *key, const char *uid, cons
     if (!req->bearer && req->sess.exists && pb_session_user(req) &&
         strcmp(pb_session_user(req), uid) == 0 && pb_session_level(req) != level)
         pb_session_set_level(req, level);
-    size_t n = json_array_size(rows), k = 3;
-    const char **argv = calloc(n + 3, sizeof *argv);
+    /* The set and its expiry in one script, so no crash or lost reply
+     * between them leaves a set that never expires; one round trip. */
+    static const char store_lua[] = "redis.call('SADD', KEYS[1], unpack(ARGV)) "
+                                    "redis.call('EXPIRE', KEYS[1], 3600) return 1";
+    size_t n = json_array_size(rows), k = 5;
+    const char **argv = calloc(n + 5, sizeof *argv);
     int rc = -1;
     if (argv) {
-        argv[0] = "SADD";
-        argv[1] = key;
-        argv[2] = "-";
+        argv[0] = "EVAL";
+        argv[1] = store_lua;
+        argv[2] = "1";
+        argv[3] = key;
+        argv[4] = "-";
         for (size_t i = 0; i < n; i++) {
             const char *p =
                 json_string_value(json_object_get(json_array_get(rows, i), "permission"));
@@ -206,13 +212,13 @@ static int build_permissions(pb_req *req, const char *key, const char *uid, cons
                 argv[k++] = p;
         }
         redisReply *r = pb_kv_command(&req->w->kv, (int)k, argv, NULL, err, sizeof err);
-        const char *ex[] = {"EXPIRE", key, "3600"};
-        redisReply *x = r ? pb_kv_command(&req->w->kv, 3, ex, NULL, err, sizeof err) : NULL;
-        rc = r && x ? 0 : -1;
+        rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
+        if (r && r->type == REDIS_REPLY_ERROR)
+            snprintf(err, sizeof err, "%s", r->str);
+        if (rc < 0)
+            pb_log(PB_LOG_ERROR, "permission set of %s: %s", uid, err);
         if (r)
             freeReplyObject(r);
-        if (x)
-            freeReplyObject(x);
         free(argv);
     }
     json_decref(rows);

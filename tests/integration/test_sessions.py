@@ -170,6 +170,18 @@ class GuardTest(unittest.TestCase):
         finally:
             redis("DEL", f"pb:perm:{self.user}:{self.team}")
 
+    def test_a_built_permission_set_always_expires(self):
+        cookie = login(self.user, self.team)
+        key = f"pb:perm:{self.user}:{self.team}"
+        status, _, _ = pb.request("GET", "/api/v1/test/private",
+                                  headers={"Cookie": f"pb_session={cookie}"})
+        self.assertEqual(status, 403)  # the set was built: the marker, no permission
+        try:
+            self.assertEqual(redis("SMEMBERS", key), "-")
+            self.assertTrue(0 < int(redis("TTL", key)) <= 3600)  # set and expiry together
+        finally:
+            redis("DEL", key)
+
     def test_permission_in_another_team_does_not_count(self):
         cookie = login(self.user, self.team)
         other = str(uuid.uuid4())
