@@ -360,6 +360,10 @@ int pb_config_load(pb_config *c, const char *path, char *err, size_t errlen)
     }
     free(c->file);
     c->file = strdup(path);
+    /* [site] public_url is documented without the trailing slash: forgive
+     * it here, once, so reading the value never changes it. */
+    for (size_t n = strlen(c->public_url); n > 0 && c->public_url[n - 1] == '/';)
+        c->public_url[--n] = '\0';
     return pb_config_validate(c, err, errlen);
 }
 

@@ -491,11 +491,7 @@ static int h_mail(pb_req *req, const char *to, const char *subject, const char *
 
 static const char *h_public_url(pb_req *req)
 {
-    char *u = req->w->cfg->public_url;
-    size_t n = strlen(u);
-    while (n > 0 && u[n - 1] == '/')
-        u[--n] = '\0'; /* documented without the slash; forgive one */
-    return u;
+    return req->w->cfg->public_url; /* trailing slashes dropped at load */
 }
 
 static int h_token_issue(pb_req *req, const char *user_id, const char *team_id, int role_level,

@@ -82,6 +82,18 @@ static void test_sizes_take_suffixes(void **state)
     pb_config_free(&c);
 }
 
+static void test_public_url_loses_trailing_slashes_at_load(void **state)
+{
+    (void)state;
+    pb_config c;
+    char err[512];
+    pb_config_defaults(&c);
+    char *path = write_ini("[site]\npublic_url = https://dash.example.com//\n");
+    assert_int_equal(pb_config_load(&c, path, err, sizeof err), 0);
+    assert_string_equal(c.public_url, "https://dash.example.com");
+    pb_config_free(&c);
+}
+
 static void test_unknown_option_names_file_and_line(void **state)
 {
     (void)state;
@@ -156,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_example_file_loads),
         cmocka_unit_test(test_relative_paths_resolve_against_the_file),
         cmocka_unit_test(test_sizes_take_suffixes),
+        cmocka_unit_test(test_public_url_loses_trailing_slashes_at_load),
         cmocka_unit_test(test_unknown_option_names_file_and_line),
         cmocka_unit_test(test_out_of_range_number_is_refused),
         cmocka_unit_test(test_inconsistent_limits_are_refused),
