@@ -372,14 +372,16 @@ pb_install_packages() {
 # ---------------------------------------------------------------------------
 # Build
 
-# Regenerate configure when it is missing or older than its inputs.
+# Regenerate configure when it is missing or older than its inputs
+# (configure.ac, Makefile.am and the modules' module.am it includes).
 pb_autoreconf() {
 	local conf=$PB_ROOT/configure newer
 	[ -f "$PB_ROOT/configure.ac" ] || pb_die "no configure.ac in $PB_ROOT"
 	[ -f "$PB_ROOT/Makefile.am" ] || pb_die "no Makefile.am in $PB_ROOT: nothing to build yet"
 	if [ -f "$conf" ] && [ ! "$PB_ROOT/configure.ac" -nt "$conf" ]; then
 		newer=$(find "$PB_ROOT" \( -path "$PB_ROOT/build*" -o -path "$PB_ROOT/var" \
-			-o -path "$PB_ROOT/.git" \) -prune -o -name Makefile.am -newer "$conf" -print -quit)
+			-o -path "$PB_ROOT/.git" \) -prune -o \( -name Makefile.am -o -name module.am \) \
+			-newer "$conf" -print -quit)
 		[ -n "$newer" ] || return 0
 	fi
 	pb_say "autoreconf -fi"
