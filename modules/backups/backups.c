@@ -6,7 +6,7 @@
  * The dumping and restoring are the host's (host->backup_*, connected as
  * the owner role, which this module never sees); this module enqueues the
  * jobs that call them, shows the records (backups.backups, which row-level
- * security shows to administrators of level 100 only) and audits every
+ * security shows to operators of the installation only) and audits every
  * change. Runs share keys so that one dump runs at a time ("backups"), one
  * verification per backup, one restore at a time.
  */

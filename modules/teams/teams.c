@@ -825,8 +825,8 @@ static int reject(pb_req *req)
     return host->redirect(req, 303, "/team/members");
 }
 
-/* POST /team/settings - signup_mode: invite | approval. For the first
- * team's administrators (level 100). */
+/* POST /team/settings - signup_mode: invite | approval. The installation's
+ * choice: for operators (system:signup), checked again here. */
 static int save_settings(pb_req *req)
 {
     const char *mode = NULL;
