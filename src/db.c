@@ -377,3 +377,14 @@ int pb_db_ping(pb_db *db, char *err, size_t errlen)
         rc = ping_once(db, err, errlen);
     return rc;
 }
+
+int pb_db_drain_notifies(PGconn *pg)
+{
+    int k = 0;
+    PGnotify *n;
+    while ((n = PQnotifies(pg)) != NULL) {
+        PQfreemem(n);
+        k++;
+    }
+    return k;
+}

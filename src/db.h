@@ -73,4 +73,9 @@ int pb_db_ping(pb_db *db, char *err, size_t errlen);
 /* Closes the connection and forgets prepared statements. */
 void pb_db_close(pb_db *db);
 
+/* Frees the notifications (LISTEN/NOTIFY) libpq has already read on pg,
+ * as the mailer and the scheduler do before they wait on the socket: one
+ * read while a statement ran would not wake a poll(). Returns how many. */
+int pb_db_drain_notifies(PGconn *pg);
+
 #endif

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "db.h"
 #include "log.h"
 
 #define BATCH 10
@@ -208,25 +209,13 @@ static PGconn *connect_db(const pb_config *cfg)
     return pg;
 }
 
-/* Frees the notifications libpq holds. Returns how many there were. */
-static int drain_notifies(PGconn *pg)
-{
-    int k = 0;
-    PGnotify *n;
-    while ((n = PQnotifies(pg)) != NULL) {
-        PQfreemem(n);
-        k++;
-    }
-    return k;
-}
-
 /* Sleeps up to ms, waking for a notification or for SIGTERM/SIGINT, which
  * are blocked everywhere but here (so one arriving just before the wait
  * still ends it). A notification libpq already read while it ran an
  * earlier statement counts at once. Returns -1 when the connection broke. */
 static int wait_for_work(PGconn *pg, int ms, const sigset_t *waitmask)
 {
-    if (drain_notifies(pg) > 0)
+    if (pb_db_drain_notifies(pg) > 0)
         return 0;
     struct pollfd p = {PQsocket(pg), POLLIN, 0};
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -234,7 +223,7 @@ static int wait_for_work(PGconn *pg, int ms, const sigset_t *waitmask)
     if (n > 0) {
         if (!PQconsumeInput(pg))
             return -1;
-        drain_notifies(pg);
+        pb_db_drain_notifies(pg);
     }
     return 0;
 }

@@ -41,6 +41,7 @@
 
 #include "account.h"
 #include "cron.h"
+#include "db.h"
 #include "hostapi.h"
 #include "jobs.h"
 #include "log.h"
@@ -431,25 +432,13 @@ static int sleep_ms(sched *s)
     return ms;
 }
 
-/* Frees the notifications libpq holds. Returns how many there were. */
-static int drain_notifies(PGconn *pg)
-{
-    int k = 0;
-    PGnotify *n;
-    while ((n = PQnotifies(pg)) != NULL) {
-        PQfreemem(n);
-        k++;
-    }
-    return k;
-}
-
 /* Waits up to ms for a notification, a child's end or a signal. A
  * notification libpq already read while it ran an earlier statement (an
  * enqueue committed during the loop's queries) counts at once: polling the
  * socket would not see it. */
 static void wait_for_work(sched *s, int ms)
 {
-    if (s->pg && drain_notifies(s->pg) > 0)
+    if (s->pg && pb_db_drain_notifies(s->pg) > 0)
         return;
     struct pollfd p[2] = {{s->sigfd, POLLIN, 0}, {s->pg ? PQsocket(s->pg) : -1, POLLIN, 0}};
     if (poll(p, 2, ms) <= 0)
@@ -460,7 +449,7 @@ static void wait_for_work(sched *s, int ms)
             s->stopping = true;
     if (s->pg && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
         if (PQconsumeInput(s->pg))
-            drain_notifies(s->pg);
+            pb_db_drain_notifies(s->pg);
         else if (PQstatus(s->pg) != CONNECTION_OK) {
             PQfinish(s->pg); /* the database went away: the loop reconnects */
             s->pg = NULL;
